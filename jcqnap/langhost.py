@@ -52,7 +52,7 @@ class ProjectProgramServer(LanguageServer):
         # SDK server reports as a plain message rather than "python inline source runtime error".
         runpy.run_path(main, run_name="__main__")
 
-    def Run(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def Run(self, request: Any, context: Any) -> Any:
         program_dir = getattr(request, "pwd", "") or ""
         info = getattr(request, "info", None)
         if info is not None and getattr(info, "program_directory", ""):
