@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import sys
 from concurrent import futures
 from typing import Any
@@ -53,10 +54,10 @@ class ProjectProgramServer(LanguageServer):
         runpy.run_path(main, run_name="__main__")
 
     def Run(self, request: Any, context: Any) -> Any:
-        program_dir = getattr(request, "pwd", "") or ""
+        program_dir: str = str(getattr(request, "pwd", "") or "")
         info = getattr(request, "info", None)
-        if info is not None and getattr(info, "program_directory", ""):
-            program_dir = info.program_directory
+        if info is not None and info.program_directory:
+            program_dir = str(info.program_directory)
         if program_dir:
             self._program_dir = program_dir
             os.chdir(program_dir)
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+    # The CLI stops its language host with SIGINT once the run is over: that is a normal exit.
+    signal.signal(signal.SIGINT, lambda *_: server.stop(grace=1))
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=1))
     server.wait_for_termination()
 
 

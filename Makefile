@@ -1,0 +1,69 @@
+# jcqnap: the two newcomer commands are `make demo` and `make test` (see README).
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.jcqnap-installed
+STACK ?= local
+
+# The local sandbox stacks live on a file:// backend inside the work tree, with a passphrase that
+# is only good for the sandbox. Real stacks use your own backend and secrets provider.
+export PULUMI_BACKEND_URL ?= file://$(ROOT)/.pulumi-local
+export PULUMI_CONFIG_PASSPHRASE ?= jcqnap-local-sandbox-only
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING := true
+ENGINE_BIN = $(shell cat $(VENV)/.engine-bin 2>/dev/null)
+# The venv's bin comes last so an official pulumi-language-python on PATH wins over the stand-in.
+RUN = PATH="$(ENGINE_BIN):$$PATH:$(VENV)/bin"
+
+.PHONY: bootstrap test lint unit demo demo-down preview up destroy bench sandbox-up sandbox-down
+
+## bootstrap: Debian packages, the venv (pinned by constraints.txt) and the Pulumi engine
+bootstrap: $(STAMP)
+	@bash tools/engine/build.sh > $(VENV)/.engine-bin.tmp && tail -1 $(VENV)/.engine-bin.tmp > $(VENV)/.engine-bin && rm -f $(VENV)/.engine-bin.tmp
+	@echo "bootstrap: engine $$(cat $(VENV)/.engine-bin)"
+
+$(STAMP): pyproject.toml constraints.txt tools/apt-deps.sh
+	bash tools/apt-deps.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## test: everything the tests need, then ruff, mypy and pytest (unit, integration, e2e)
+test: bootstrap lint
+	$(RUN) $(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy jcqnap tests bench
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+## demo: bring the sandbox up, deploy the directory and both site stacks, prove SMB logins
+demo: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo up
+
+demo-down: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo down
+
+## preview/up/destroy STACK=<name>: the real pulumi CLI on stacks/Pulumi.<name>.yaml, exit code passed through
+preview: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo preview $(STACK)
+
+up: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo up-stack $(STACK)
+
+destroy: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo destroy $(STACK)
+
+sandbox-up: bootstrap
+	$(PY) -m jcqnap.sandbox up
+
+sandbox-down: $(STAMP)
+	$(PY) -m jcqnap.sandbox down
+
+## bench: API calls, SSH sessions and wall time against baselines (not part of `make test`)
+bench: bootstrap
+	$(RUN) $(PY) bench/run.py
