@@ -1,0 +1,220 @@
+"""`jumpcloud:BindUser`: the JumpCloud system user Samba and the NAS bind as (the LDAP Bind DN).
+
+Lifecycle (Terraform-style): a username change replaces the user; a password change rotates it in
+place; everything else updates in place. The password is write-only in JumpCloud, so `read` keeps
+the stored (secret) password output and reports everything else as JumpCloud has it. The three flags
+are not inputs: they are always wanted on, and switching one off by hand shows up as drift.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from jcqnap.errors import JcqnapError
+from jcqnap.jumpcloud import NotFound, object_id
+from jcqnap.providers.base import diff_fields, failure, is_unknown
+from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
+
+
+class BindUserInputs(TypedDict, total=False):
+    username: str
+    email: str
+    firstname: str | None
+    lastname: str | None
+    password: str | None  # secret; generated when omitted
+
+
+class BindUserOutputs(BindUserInputs, total=False):
+    # `password` is always set in the outputs: the given one or the generated one (secret).
+    org_id: str
+    dn: str
+    base_dn: str
+    uid: int | None
+    gid: int | None
+    ldap_binding_user: bool
+    samba_service_user: bool
+    password_never_expires: bool
+
+
+#: Flags a bind user always carries.
+FLAGS = {"ldap_binding_user": True, "samba_service_user": True, "password_never_expires": True}
+FIELDS = ["username", "email", "firstname", "lastname", "password", *FLAGS]
+# Characters that would need DN escaping or that JumpCloud refuses in a username.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PASSWORD_LENGTH = 32
+
+
+def generate_password() -> str:
+    """A random password that meets JumpCloud's default complexity policy (all four classes)."""
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "-_.!#%+="]
+    chars = [secrets.choice(c) for c in classes]
+    alphabet = "".join(classes)
+    chars += [secrets.choice(alphabet) for _ in range(PASSWORD_LENGTH - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def bind_dn(username: str, org_id: str) -> str:
+    return f"uid={username},ou=Users,{org_base_dn(org_id)}"
+
+
+def org_base_dn(org_id: str) -> str:
+    return f"o={org_id},dc=jumpcloud,dc=com"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class BindUserProvider(JumpCloudProvider):
+    """Manages one JumpCloud bind user over REST v1 `/systemusers`."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        inputs = dict(news)
+        username = news.get("username")
+        if not is_unknown(username):
+            if not isinstance(username, str) or not USERNAME_RE.match(username):
+                failures.append(
+                    failure("username", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+                )
+        email = news.get("email")
+        if not is_unknown(email) and (not isinstance(email, str) or not EMAIL_RE.match(email.strip())):
+            failures.append(failure("email", "set a valid email address (JumpCloud requires one per user)"))
+        elif isinstance(email, str):
+            inputs["email"] = email.strip()
+        password = news.get("password")
+        if password is not None and not is_unknown(password):
+            if not isinstance(password, str) or len(password) < 8:
+                failures.append(failure("password", "use at least 8 characters, or omit it to generate one"))
+        for name in ("firstname", "lastname"):
+            if news.get(name) is None:
+                inputs.pop(name, None)
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        desired = {**news, **FLAGS}
+        return diff_fields(
+            olds,
+            desired,
+            FIELDS,
+            replace_on=["username"],
+            normalize={"email": lambda v: _text(v).lower(), "firstname": _text, "lastname": _text},
+            optional=["password"],
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        password = props.get("password") or generate_password()
+        body = self._body(props, password)
+        with client([password]) as jc:
+            created = jc.create_user(body)
+            user = created.obj
+            if created.adopted:
+                # An existing user (or our own first POST that answered an error): make it match.
+                user = jc.update_user(object_id(user), body)
+            org_id = jc.org_id()
+        return CreateResult(object_id(user), self._outputs(user, org_id, password))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client([props.get("password") or ""]) as jc:
+            try:
+                user = jc.get_user(id_)
+            except NotFound:
+                return gone()
+            org_id = props.get("org_id") or jc.org_id()
+        return ReadResult(id_, self._outputs(user, org_id, props.get("password")))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        password = news.get("password") or olds.get("password")
+        rotate = bool(news.get("password")) and news.get("password") != olds.get("password")
+        body = self._body(news, password if rotate else None)
+        with client([password or ""]) as jc:
+            user = jc.update_user(id_, body)
+            org_id = olds.get("org_id") or jc.org_id()
+        return UpdateResult(self._outputs(user, org_id, password))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        with client() as jc:
+            try:
+                # JumpCloud refuses (409) to delete the Samba service account.
+                jc.update_user(id_, {"samba_service_user": False})
+            except NotFound:
+                return
+            jc.delete_user(id_)
+
+    @staticmethod
+    def _body(props: dict[str, Any], password: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"username": props["username"], "email": props["email"], **FLAGS}
+        for name in ("firstname", "lastname"):
+            if props.get(name) is not None:
+                body[name] = props[name]
+        if password:
+            body["password"] = password
+        return body
+
+    @staticmethod
+    def _outputs(user: dict[str, Any], org_id: str, password: str | None) -> dict[str, Any]:
+        if not user.get("username"):
+            raise JcqnapError(f"JumpCloud returned user {object_id(user)!r} without a username")
+        username = str(user["username"])
+        outs: dict[str, Any] = {
+            "username": username,
+            "email": _text(user.get("email")),
+            "firstname": _text(user.get("firstname")),
+            "lastname": _text(user.get("lastname")),
+            "password": password,
+            "org_id": org_id,
+            "dn": bind_dn(username, org_id),
+            "base_dn": org_base_dn(org_id),
+            "uid": as_int(user.get("unix_uid")),
+            "gid": as_int(user.get("unix_guid")),
+        }
+        for flag in FLAGS:
+            outs[flag] = bool(user.get(flag))
+        return outs
+
+
+class BindUser(Resource, module="jumpcloud", name="BindUser"):
+    """A JumpCloud LDAP Bind DN / Samba service account. `password` is a secret output."""
+
+    username: pulumi.Output[str]
+    email: pulumi.Output[str]
+    password: pulumi.Output[str]
+    org_id: pulumi.Output[str]
+    dn: pulumi.Output[str]
+    base_dn: pulumi.Output[str]
+    uid: pulumi.Output[int]
+    gid: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        username: pulumi.Input[str],
+        email: pulumi.Input[str],
+        firstname: pulumi.Input[str] | None = None,
+        lastname: pulumi.Input[str] | None = None,
+        password: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "username": username,
+            "email": email,
+            "firstname": firstname,
+            "lastname": lastname,
+            "password": pulumi.Output.secret(password) if password is not None else None,
+            "org_id": None,
+            "dn": None,
+            "base_dn": None,
+            "uid": None,
+            "gid": None,
+            **dict.fromkeys(FLAGS),
+        }
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["password"])
+        super().__init__(BindUserProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

@@ -1,0 +1,147 @@
+"""`jumpcloud:SambaDomain`: the workgroup and domain SID of the org's JumpCloud LDAP directory.
+
+QTS's smbd finds its domain by `sambaDomainName=<WORKGROUP>`, so the workgroup must be a valid
+NetBIOS name. It is stored upper case (the convention for `sambaDomainName`). A workgroup change is
+an in-place PUT; a SID change replaces the domain, because every member's `sambaSID` derives from it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from jcqnap.jumpcloud import NotFound, object_id
+from jcqnap.providers.base import diff_fields, failure, is_unknown
+from jcqnap.providers.jumpcloud_common import JumpCloudProvider, client, gone
+
+
+class SambaDomainInputs(TypedDict, total=False):
+    workgroup: str
+    sid: str | None  # generated when omitted
+
+
+class SambaDomainOutputs(SambaDomainInputs, total=False):
+    # `sid` is always set in the outputs: the given one or the generated one.
+    ldap_server_id: str
+
+
+NETBIOS_MAX = 15
+#: Refused in NetBIOS names (MS KB 909264) plus the classic LAN Manager set `. , ; = + [ ]`.
+NETBIOS_FORBIDDEN = set('\\/:*?"<>|.,;=+[]')
+SID_RE = re.compile(r"^S-1-5-21-(\d{1,10})-(\d{1,10})-(\d{1,10})$")
+UINT32_MAX = 2**32 - 1
+
+
+def workgroup_problem(value: str) -> str | None:
+    """Why `value` is not a usable NetBIOS workgroup name, or None when it is."""
+    if not value:
+        return "must not be empty"
+    if len(value) > NETBIOS_MAX:
+        return f"must be at most {NETBIOS_MAX} characters (NetBIOS), got {len(value)}"
+    bad = sorted({c for c in value if c in NETBIOS_FORBIDDEN or c.isspace() or not c.isprintable()})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        return f"must not contain {shown} (NetBIOS forbids \\ / : * ? \" < > | . , ; = + [ ] and spaces)"
+    if not value.isascii():
+        return "must be plain ASCII (NetBIOS names use the OEM character set)"
+    if value.isdigit():
+        return "must not be all digits"
+    return None
+
+
+def sid_problem(value: str) -> str | None:
+    """Why `value` is not a domain SID `S-1-5-21-a-b-c` with 32-bit subauthorities, or None."""
+    match = SID_RE.match(value)
+    if not match:
+        return "must look like S-1-5-21-<a>-<b>-<c> (three decimal numbers)"
+    if any(int(part) > UINT32_MAX for part in match.groups()):
+        return f"each of the last three numbers must be at most {UINT32_MAX}"
+    return None
+
+
+def generate_sid() -> str:
+    """A random domain SID, as Samba's `net getlocalsid` would make one."""
+    return "S-1-5-21-" + "-".join(str(secrets.randbits(32)) for _ in range(3))
+
+
+class SambaDomainProvider(JumpCloudProvider):
+    """Manages `/v2/ldapservers/{id}/sambadomains/{id}`."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        inputs = dict(news)
+        workgroup = news.get("workgroup")
+        if not is_unknown(workgroup):
+            text = workgroup.strip() if isinstance(workgroup, str) else ""
+            problem = workgroup_problem(text)
+            if problem:
+                failures.append(failure("workgroup", problem))
+            else:
+                inputs["workgroup"] = text.upper()
+        sid = news.get("sid")
+        if sid is None:
+            inputs.pop("sid", None)
+        elif not is_unknown(sid):
+            problem = sid_problem(sid.strip()) if isinstance(sid, str) else "must be a string"
+            if problem:
+                failures.append(failure("sid", f"{problem}; or omit it to generate one"))
+            else:
+                inputs["sid"] = sid.strip()
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_fields(olds, news, ["workgroup", "sid"], replace_on=["sid"], optional=["sid"])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        workgroup = str(props["workgroup"])
+        given = props.get("sid")
+        with client() as jc:
+            ldap_id = jc.ldap_server_id()
+            created = jc.create_samba_domain(ldap_id, workgroup, given or generate_sid(), bool(given))
+        domain = created.obj
+        return CreateResult(object_id(domain), self._outputs(domain, ldap_id))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client() as jc:
+            ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
+            try:
+                domain = jc.get_samba_domain(ldap_id, id_)
+            except NotFound:
+                return gone()
+        return ReadResult(id_, self._outputs(domain, ldap_id))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        ldap_id = str(olds["ldap_server_id"])
+        with client() as jc:
+            domain = jc.update_samba_domain(ldap_id, id_, str(news["workgroup"]), str(olds["sid"]))
+        return UpdateResult(self._outputs(domain, ldap_id))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with client() as jc:
+            jc.delete_samba_domain(str(props["ldap_server_id"]), id_)
+
+    @staticmethod
+    def _outputs(domain: dict[str, Any], ldap_id: str) -> dict[str, Any]:
+        return {"workgroup": domain.get("name"), "sid": domain.get("sid"), "ldap_server_id": ldap_id}
+
+
+class SambaDomain(Resource, module="jumpcloud", name="SambaDomain"):
+    """The JumpCloud LDAP directory's Samba workgroup and domain SID."""
+
+    workgroup: pulumi.Output[str]
+    sid: pulumi.Output[str]
+    ldap_server_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        workgroup: pulumi.Input[str],
+        sid: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"workgroup": workgroup, "sid": sid, "ldap_server_id": None}
+        super().__init__(SambaDomainProvider(), resource_name, props, opts)

@@ -1,0 +1,261 @@
+"""`jumpcloud:SambaGroup`: a JumpCloud user group that Samba (on the NAS) can use.
+
+JumpCloud refuses `sambaEnabled` until the group has a Linux (posix) group and is bound to the LDAP
+directory, so create runs in the service's order: POST with `posixGroups` → bind to the
+`ldap_server` → GET, merge `sambaEnabled: true`, PUT (PUT is a full replace) → members. The posix
+name and GID are create-only in JumpCloud's model (Terraform providers force a new group), so a
+change replaces the group. `read` reports every part that can drift: the name and description, the
+Samba flag, the binding and the members (as usernames).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from jcqnap.errors import JcqnapError
+from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
+from jcqnap.providers.base import diff_fields, failure, is_unknown, sorted_unique
+from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
+
+
+class SambaGroupInputs(TypedDict, total=False):
+    name: str
+    linux_name: str
+    gid: int
+    description: str | None
+    members: list[str]  # usernames
+
+
+class SambaGroupOutputs(SambaGroupInputs, total=False):
+    ldap_server_id: str
+    samba_enabled: bool
+    bound: bool
+    member_ids: dict[str, str]  # username -> user id, so read resolves only new members
+
+
+#: What a managed group always is.
+WANTED = {"samba_enabled": True, "bound": True}
+FIELDS = ["name", "linux_name", "gid", "description", "members", *WANTED]
+LINUX_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+GID_MIN, GID_MAX = 1000, 60000
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def posix_group(group: dict[str, Any]) -> dict[str, Any]:
+    """The group's Linux group (only the first posixGroups item counts)."""
+    items = ((group.get("attributes") or {}).get("posixGroups")) or []
+    return dict(items[0]) if items else {}
+
+
+class SambaGroupProvider(JumpCloudProvider):
+    """Manages a `/v2/usergroups/{id}` with its posix group, LDAP binding, Samba flag and members."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        inputs = dict(news)
+        name = news.get("name")
+        if not is_unknown(name) and (not isinstance(name, str) or not name.strip()):
+            failures.append(failure("name", "set the JumpCloud group name"))
+        linux_name = news.get("linux_name")
+        if not is_unknown(linux_name) and (not isinstance(linux_name, str) or not LINUX_NAME_RE.match(linux_name)):
+            failures.append(
+                failure("linux_name", "use a posix group name: lower-case letters, digits, '_' or '-', "
+                        "starting with a letter or '_', at most 32 characters")
+            )
+        gid = as_int(news.get("gid"))
+        if not is_unknown(gid):
+            if not isinstance(gid, int) or isinstance(gid, bool) or not GID_MIN <= gid <= GID_MAX:
+                failures.append(failure("gid", f"use a whole number from {GID_MIN} to {GID_MAX}"))
+            else:
+                inputs["gid"] = gid
+        members = news.get("members")
+        if members is None:
+            inputs["members"] = []
+        elif not is_unknown(members):
+            if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
+                failures.append(failure("members", "use a list of JumpCloud usernames"))
+            else:
+                inputs["members"] = sorted_unique(members)
+        if news.get("description") is None:
+            inputs["description"] = ""
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_fields(
+            olds,
+            {**news, **WANTED},
+            FIELDS,
+            replace_on=["linux_name", "gid"],
+            normalize={"members": sorted_unique, "description": _text, "gid": as_int},
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        name, linux_name, gid = str(props["name"]), str(props["linux_name"]), int(as_int(props["gid"]))
+        with client() as jc:
+            ldap_id = jc.ldap_server_id()
+            # Resolve members before creating anything, so a typo leaves nothing behind.
+            wanted = _resolve(jc, props.get("members") or [], {})
+            body = {
+                "name": name,
+                "description": _text(props.get("description")),
+                "attributes": {"posixGroups": [{"id": gid, "name": linux_name}]},
+            }
+
+            def matches(group: dict[str, Any]) -> bool:
+                posix = posix_group(group)
+                return posix.get("name") == linux_name and as_int(posix.get("id")) == gid
+
+            created = jc.create_user_group(body, matches)
+            group_id = object_id(created.obj)
+            bound = created.adopted and ldap_id in jc.list_group_association_ids(group_id, "ldap_server")
+            if not bound:
+                jc.change_group_association(group_id, "add", "ldap_server", ldap_id)
+            group = _put_group(jc, group_id, name, _text(props.get("description")))
+            current = jc.list_group_member_ids(group_id) if created.adopted else []
+            _sync_members(jc, group_id, current, list(wanted.values()))
+        return CreateResult(group_id, _outputs(group, ldap_id, True, wanted))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with client() as jc:
+            try:
+                group = jc.get_user_group(id_)
+            except NotFound:
+                return gone()
+            ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
+            bound = ldap_id in jc.list_group_association_ids(id_, "ldap_server")
+            ids = jc.list_group_member_ids(id_)
+            known = {uid: name for name, uid in (props.get("member_ids") or {}).items()}
+            members: dict[str, str] = {}
+            for user_id in ids:
+                username = known.get(user_id)
+                if username is None:
+                    try:
+                        username = str(jc.get_user(user_id).get("username"))
+                    except NotFound:
+                        continue
+                members[username] = user_id
+        return ReadResult(id_, _outputs(group, ldap_id, bound, members))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        name, description = str(news["name"]), _text(news.get("description"))
+        ldap_id = str(olds.get("ldap_server_id") or "")
+        old_members: dict[str, str] = dict(olds.get("member_ids") or {})
+        with client() as jc:
+            ldap_id = ldap_id or jc.ldap_server_id()
+            if not olds.get("bound"):
+                jc.change_group_association(id_, "add", "ldap_server", ldap_id)
+            if (
+                not olds.get("samba_enabled")
+                or olds.get("name") != name
+                or _text(olds.get("description")) != description
+            ):
+                group = _put_group(jc, id_, name, description)
+            else:
+                group = {"name": olds.get("name"), "description": olds.get("description"),
+                         "attributes": {"posixGroups": [{"id": olds.get("gid"), "name": olds.get("linux_name")}],
+                                        "sambaEnabled": True}}
+            wanted = _resolve(jc, news.get("members") or [], old_members)
+            _sync_members(jc, id_, list(old_members.values()), list(wanted.values()))
+        return UpdateResult(_outputs(group, ldap_id, True, wanted))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        # Memberships and the binding are edges of the group; they go with it.
+        with client() as jc:
+            jc.delete_user_group(id_)
+
+
+def _resolve(jc: JumpCloudClient, usernames: list[str], known: dict[str, str]) -> dict[str, str]:
+    """username -> user id for every wanted member; a missing user is an error naming it."""
+    out: dict[str, str] = {}
+    missing = []
+    for username in sorted_unique(usernames):
+        if username in known:
+            out[username] = known[username]
+            continue
+        user = jc.find_user(username)
+        if user is None:
+            missing.append(username)
+        else:
+            out[username] = object_id(user)
+    if missing:
+        raise JcqnapError(
+            f"SambaGroup members: no JumpCloud user named {', '.join(repr(m) for m in missing)}; "
+            "create the user(s) in JumpCloud or remove them from `members`"
+        )
+    return out
+
+
+def _put_group(jc: JumpCloudClient, group_id: str, name: str, description: str) -> dict[str, Any]:
+    """GET, merge name/description/sambaEnabled, PUT the whole group (PUT is a full replace)."""
+    group = jc.get_user_group(group_id)
+    attributes = dict(group.get("attributes") or {})
+    if group.get("name") == name and group.get("description", "") == description and attributes.get("sambaEnabled"):
+        return group
+    attributes["sambaEnabled"] = True
+    group.update(name=name, description=description, attributes=attributes)
+    return jc.put_user_group(group_id, group)
+
+
+def _sync_members(jc: JumpCloudClient, group_id: str, current: list[str], wanted: list[str]) -> None:
+    for user_id in sorted(set(wanted) - set(current)):
+        jc.change_group_member(group_id, "add", user_id)
+    for user_id in sorted(set(current) - set(wanted)):
+        jc.change_group_member(group_id, "remove", user_id)
+
+
+def _outputs(group: dict[str, Any], ldap_id: str, bound: bool, members: dict[str, str]) -> dict[str, Any]:
+    posix = posix_group(group)
+    return {
+        "name": group.get("name"),
+        "description": _text(group.get("description")),
+        "linux_name": posix.get("name"),
+        "gid": as_int(posix.get("id")),
+        "samba_enabled": bool((group.get("attributes") or {}).get("sambaEnabled")),
+        "bound": bound,
+        "members": sorted(members),
+        "member_ids": dict(sorted(members.items())),
+        "ldap_server_id": ldap_id,
+    }
+
+
+class SambaGroup(Resource, module="jumpcloud", name="SambaGroup"):
+    """A Samba-enabled JumpCloud user group with a Linux group, bound to the LDAP directory."""
+
+    name: pulumi.Output[str]
+    linux_name: pulumi.Output[str]
+    gid: pulumi.Output[int]
+    description: pulumi.Output[str]
+    members: pulumi.Output[list[str]]
+    samba_enabled: pulumi.Output[bool]
+    bound: pulumi.Output[bool]
+    ldap_server_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        name: pulumi.Input[str],
+        linux_name: pulumi.Input[str],
+        gid: pulumi.Input[int],
+        members: pulumi.Input[list[pulumi.Input[str]]] | None = None,
+        description: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "name": name,
+            "linux_name": linux_name,
+            "gid": gid,
+            "members": members if members is not None else [],
+            "description": description,
+            "samba_enabled": None,
+            "bound": None,
+            "member_ids": None,
+            "ldap_server_id": None,
+        }
+        super().__init__(SambaGroupProvider(), resource_name, props, opts)
