@@ -1,0 +1,1 @@
+"""The JumpCloud emulator: backend (models), HTTP handlers (responses), routes (urls), errors."""

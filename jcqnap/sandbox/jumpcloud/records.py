@@ -1,0 +1,247 @@
+"""The emulated objects and the validation of what clients send for them.
+
+Only the fields jcqnap and the runbook use are typed strictly; the other spec fields are accepted
+with a top-level type check and stored as given, so a client sending a full spec object works.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from Crypto.Hash import MD4
+
+from jcqnap.sandbox.jumpcloud.exceptions import BadRequest
+
+USER_BOOL = {
+    "account_locked", "activated", "allow_public_key", "disableDeviceMaxLoginAttempts", "enable_managed_uid",
+    "enable_user_portal_multifactor", "externally_managed", "ldap_binding_user", "password_never_expires",
+    "passwordless_sudo", "samba_service_user", "sudo", "suspended",
+}
+USER_STR = {
+    "alternateEmail", "company", "costCenter", "department", "description", "displayname", "email",
+    "employeeIdentifier", "employeeType", "external_dn", "external_password_expiration_date",
+    "external_source_type", "firstname", "jobTitle", "lastname", "location", "managedAppleId", "manager",
+    "middlename", "public_key", "username", "state",
+}
+USER_INT = {"unix_uid", "unix_guid"}
+USER_LIST = {"addresses", "attributes", "phoneNumbers", "relationships", "tags", "ssh_keys"}
+USER_DICT = {"mfa", "recoveryEmail"}
+USER_STATES = {"STAGED", "ACTIVATED", "SUSPENDED"}
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LINUX_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+SID_RE = re.compile(r"^S-1-5-21-\d{1,10}-\d{1,10}-\d{1,10}$")
+WORKGROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+MAX_ID = 2**31 - 1
+
+
+def new_id() -> str:
+    """A 24-hex-character id, the shape of JumpCloud's (MongoDB ObjectId) ids."""
+    return secrets.token_hex(12)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def ssha(password: str) -> str:
+    """``{SSHA}`` hash for userPassword; slapd verifies it natively."""
+    salt = os.urandom(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - SSHA is SHA-1 by definition
+    return "{SSHA}" + base64.b64encode(digest + salt).decode()
+
+
+def nt_hash(password: str) -> str:
+    """sambaNTPassword: upper-case hex MD4 of the UTF-16LE password (OpenSSL 3 lacks MD4)."""
+    return MD4.new(password.encode("utf-16-le")).hexdigest().upper()  # noqa: S303 - NT hash is MD4
+
+
+@dataclass
+class SystemUser:
+    """A v1 system user. The password exists only as the two hashes the directory needs."""
+
+    id: str
+    data: dict[str, Any]
+    password_ssha: str | None = None
+    password_nt: str | None = None
+
+    def set_password(self, password: str) -> None:
+        self.password_ssha = ssha(password)
+        self.password_nt = nt_hash(password)
+        self.data["password_date"] = now_iso()
+
+    def render(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        out = {"_id": self.id, **self.data}
+        if fields:
+            keep = set(fields) | {"_id"}
+            out = {k: v for k, v in out.items() if k in keep}
+        return out
+
+
+@dataclass
+class UserGroup:
+    """A v2 user group. ``attributes`` holds posixGroups and sambaEnabled as the spec spells them."""
+
+    id: str
+    name: str
+    description: str = ""
+    email: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def posix(self) -> tuple[str, int] | None:
+        """(linux name, gid) of the first posixGroups item: JumpCloud uses only the first."""
+        items = self.attributes.get("posixGroups") or []
+        return (items[0]["name"], items[0]["id"]) if items else None
+
+    @property
+    def samba_enabled(self) -> bool:
+        return bool(self.attributes.get("sambaEnabled"))
+
+    def render(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "type": "user_group",
+            "description": self.description,
+            "email": self.email,
+            "membershipMethod": "STATIC",
+            **self.extra,
+        }
+        # The spec's example shows "attributes": null for a plain group, but the schema is not
+        # nullable: leave the key out instead, so clients must cope with its absence.
+        if self.attributes:
+            out["attributes"] = self.attributes
+        return out
+
+
+@dataclass
+class LdapServer:
+    id: str
+    name: str = "JumpCloud LDAP"
+    userLockoutAction: str = "disable"
+    userPasswordExpirationAction: str = "disable"
+
+    def render(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SambaDomain:
+    id: str
+    name: str
+    sid: str
+
+    def render(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "sid": self.sid}
+
+
+def require_object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest(f"{what}: request body must be a JSON object")
+    return body
+
+
+def validate_user_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Type-check a v1 user body; returns the storable fields (password excluded)."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("_id", "id", "password", "organization", "created"):
+            continue
+        if key in USER_BOOL and not isinstance(value, bool):
+            raise BadRequest(f"{key} must be a boolean")
+        if key in USER_STR and not isinstance(value, str):
+            raise BadRequest(f"{key} must be a string")
+        if key in USER_INT and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID):
+            raise BadRequest(f"{key} must be an integer between 1 and {MAX_ID}")
+        if key in USER_LIST and not isinstance(value, list):
+            raise BadRequest(f"{key} must be an array")
+        if key in USER_DICT and not isinstance(value, dict):
+            raise BadRequest(f"{key} must be an object")
+        if key in USER_BOOL | USER_STR | USER_INT | USER_LIST | USER_DICT:
+            out[key] = value  # unknown keys are ignored, as the service does
+    if "username" in out and not USERNAME_RE.match(out["username"]):
+        raise BadRequest("username is invalid: use letters, digits, '.', '_' or '-' (max 63)")
+    if "email" in out and not EMAIL_RE.match(out["email"]):
+        raise BadRequest("email is invalid")
+    if "state" in out and out["state"] not in USER_STATES:
+        raise BadRequest(f"state must be one of {', '.join(sorted(USER_STATES))}")
+    if "password" in body and (not isinstance(body["password"], str) or not body["password"]):
+        raise BadRequest("password must be a non-empty string")
+    return out
+
+
+def validate_group_body(body: Any) -> dict[str, Any]:
+    """Check a UserGroupPost/UserGroupPut body; returns normalised name/description/email/attributes/extra."""
+    body = require_object(body, "user group")
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("name is required and must be a non-empty string")
+    for key in ("description", "email"):
+        if key in body and not isinstance(body[key], str):
+            raise BadRequest(f"{key} must be a string")
+    attributes = body.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise BadRequest("attributes must be an object")
+    attributes = dict(attributes)
+    if "sambaEnabled" in attributes and not isinstance(attributes["sambaEnabled"], bool):
+        raise BadRequest("attributes.sambaEnabled must be a boolean")
+    posix = attributes.get("posixGroups")
+    if posix is not None:
+        if not isinstance(posix, list):
+            raise BadRequest("attributes.posixGroups must be an array")
+        for item in posix:
+            if not isinstance(item, dict) or set(item) - {"id", "name"}:
+                raise BadRequest("attributes.posixGroups items must be objects with id and name")
+            gid, lname = item.get("id"), item.get("name")
+            if isinstance(gid, bool) or not isinstance(gid, int) or not 1 <= gid <= MAX_ID:
+                raise BadRequest("attributes.posixGroups[].id must be an integer GID")
+            if not isinstance(lname, str) or not LINUX_NAME_RE.match(lname):
+                raise BadRequest("attributes.posixGroups[].name must be a valid Linux group name")
+        if not posix:
+            attributes.pop("posixGroups")
+    passthrough = ("memberQueryExemptions", "memberSuggestionsNotify", "membershipAutomated")
+    extra = {k: body[k] for k in passthrough if k in body}
+    return {
+        "name": name,
+        "description": body.get("description", ""),
+        "email": body.get("email", ""),
+        "attributes": attributes,
+        "extra": extra,
+    }
+
+
+def validate_samba_domain(body: Any) -> tuple[str, str]:
+    """(workgroup, sid) from a samba-domain body; both are required by the spec."""
+    body = require_object(body, "samba domain")
+    name, sid = body.get("name"), body.get("sid")
+    if not isinstance(name, str) or not WORKGROUP_RE.match(name):
+        raise BadRequest("name is required: a NetBIOS workgroup name of 1-15 letters, digits, '_', '.' or '-'")
+    if not isinstance(sid, str) or not SID_RE.match(sid):
+        raise BadRequest("sid is required: a domain SID like S-1-5-21-<n>-<n>-<n>")
+    return name, sid
+
+
+def graph_op(body: Any, allowed_types: set[str]) -> tuple[str, str, str]:
+    """(op, type, id) from a GraphOperation body."""
+    body = require_object(body, "graph operation")
+    op, typ, target = body.get("op"), body.get("type"), body.get("id")
+    if op not in ("add", "remove", "update"):
+        raise BadRequest("op must be one of add, remove, update")
+    if not isinstance(typ, str) or not typ:
+        raise BadRequest("type is required")
+    if typ not in allowed_types:
+        raise BadRequest(f"type {typ!r} is not supported here (supported: {', '.join(sorted(allowed_types))})")
+    if not isinstance(target, str) or not target:
+        raise BadRequest("id is required")
+    if op == "update":
+        raise BadRequest("op 'update' is not supported for this association")
+    return op, typ, target
