@@ -1,0 +1,321 @@
+"""Typed, validated stack config.
+
+`parse()` turns the raw stack config (plain values, secrets excluded) into dataclasses, or raises
+`ConfigError` whose lines each read `jcqnap:<key>: <what is wrong>; <the fix>`. It runs before any
+resource is registered, so a bad config fails `pulumi preview` with nothing touched.
+
+Secret values (`jumpcloudApiKey`, `bindPassword`, `nasCredentials`) are never read here: the
+program reads them with `Config.get_secret*`, which keeps them secret in state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from jcqnap import validation as v
+
+NS = "jcqnap"
+ROLES = ("directory", "site", "all-in-one")
+SECURITY = ("ldaps", "starttls", "ldap")
+SMB_MODES = ("ldap_only", "local_only")
+DEFAULT_LDAP_HOST = "ldap.jumpcloud.com"
+
+#: Plain (non-secret) keys this program reads; anything else under `jcqnap:` is a typo.
+KNOWN_KEYS = (
+    "role", "sandbox", "jumpcloudApiUrl", "jumpcloudOrgId", "jumpcloudTimeout", "bindUser", "workgroup",
+    "domainSid", "groups", "directoryStack", "ldapHost", "ldapPort", "ldapSecurity", "allowInsecureLdap",
+    "nas", "smbMode", "caCertFile", "qtsProfile", "verifyGroup",
+)
+SECRET_KEYS = ("jumpcloudApiKey", "bindPassword", "nasCredentials")
+
+
+class ConfigError(pulumi.RunError):
+    """Bad stack config. A RunError, so the CLI prints the message without a traceback."""
+
+
+@dataclass(frozen=True)
+class BindUserSpec:
+    username: str
+    email: str
+    firstname: str | None = None
+    lastname: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    name: str
+    linux_name: str
+    gid: int
+    description: str = ""
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NasSpec:
+    name: str
+    host: str
+    port: int
+    user: str
+    host_key: str
+    sandbox: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectorySpec:
+    bind_user: BindUserSpec
+    workgroup: str
+    domain_sid: str | None
+    groups: tuple[GroupSpec, ...]
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    nas: tuple[NasSpec, ...]
+    directory_stack: str | None
+    smb_mode: str
+    ca_cert_file: str | None
+    qts_profile: dict[str, Any]
+    verify_group: str | None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    role: str
+    sandbox_file: str | None
+    ldap_host: str
+    ldap_port: int | None
+    ldap_security: str
+    allow_insecure: bool
+    directory: DirectorySpec | None
+    site: SiteSpec | None
+    errors: list[str] = field(default_factory=list)
+
+
+class _Collector:
+    """Gathers every problem, so one preview shows them all."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.errors.append(f"{NS}:{key}: {reason}")
+
+    def check(self, key: str, value: object, validator: Callable[[object], str | None]) -> bool:
+        problem = validator(value)
+        if problem:
+            self.add(key, problem)
+        return problem is None
+
+
+def _choice(c: _Collector, key: str, value: object, allowed: tuple[str, ...], default: str) -> str:
+    if value is None:
+        return default
+    if value not in allowed:
+        c.add(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return default
+    return str(value)
+
+
+def _bind_user(c: _Collector, raw: object) -> BindUserSpec | None:
+    if not isinstance(raw, Mapping):
+        c.add("bindUser", "is required: an object {username, email}; "
+              "set it with: pulumi config set --path bindUser.username samba-bind")
+        return None
+    ok = c.check("bindUser.username", raw.get("username"), v.username)
+    email = raw.get("email")
+    if c.check("bindUser.email", email, v.text) and "@" not in str(email):
+        c.add("bindUser.email", f"must be an e-mail address, got {email!r}")
+        ok = False
+    for opt in ("firstname", "lastname"):
+        c.check(f"bindUser.{opt}", raw.get(opt), lambda x: v.text(x, required=False))
+    if not ok:
+        return None
+    return BindUserSpec(str(raw["username"]), str(email), raw.get("firstname"), raw.get("lastname"))
+
+
+def _groups(c: _Collector, raw: object) -> tuple[GroupSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.add("groups", "must be a list of {name, linuxName, gid, members}")
+        return ()
+    out: list[GroupSpec] = []
+    names: set[object] = set()
+    linux: set[object] = set()
+    gids: set[object] = set()
+    for i, g in enumerate(raw):
+        k = f"groups[{i}]"
+        if not isinstance(g, Mapping):
+            c.add(k, "must be an object {name, linuxName, gid, members}")
+            continue
+        ok = c.check(f"{k}.name", g.get("name"), lambda x: v.text(x, max_len=64))
+        ok &= c.check(f"{k}.linuxName", g.get("linuxName"), v.linux_group)
+        ok &= c.check(f"{k}.gid", g.get("gid"), v.gid)
+        c.check(f"{k}.description", g.get("description"), lambda x: v.text(x, required=False))
+        members = g.get("members", [])
+        if not isinstance(members, list):
+            c.add(f"{k}.members", "must be a list of usernames")
+            ok = False
+            members = []
+        for j, m in enumerate(members):
+            ok &= c.check(f"{k}.members[{j}]", m, v.username)
+        if not ok:
+            continue
+        name, lname, gid = str(g["name"]), str(g["linuxName"]), int(g["gid"])
+        uniques: tuple[tuple[set[object], object, str], ...] = (
+            (names, name.lower(), "name"), (linux, lname, "linuxName"), (gids, gid, "gid"))
+        for seen, value, what in uniques:
+            if value in seen:
+                c.add(f"{k}.{what}", f"duplicates another group's {what} {value!r}; each group needs its own")
+                ok = False
+            seen.add(value)
+        if ok:
+            out.append(GroupSpec(name, lname, gid, str(g.get("description") or ""), tuple(sorted(set(members)))))
+    return tuple(out)
+
+
+def _nas(c: _Collector, raw: object, sandbox: dict[str, Any] | None) -> tuple[NasSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        c.add("nas", "is required for a site: a list of {name, host, port, user, hostKey}")
+        return ()
+    out: list[NasSpec] = []
+    by_name = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
+    for i, n in enumerate(raw):
+        k = f"nas[{i}]"
+        if not isinstance(n, Mapping):
+            c.add(k, "must be an object {name, host, port, user, hostKey}")
+            continue
+        entry = dict(n)
+        if entry.get("sandbox"):
+            sim = by_name.get(entry["sandbox"])
+            if sim is None:
+                c.add(f"{k}.sandbox", f"no NAS simulator named {entry['sandbox']!r} in the sandbox; "
+                      "run: python -m jcqnap.sandbox up")
+                continue
+            entry.setdefault("host", sim["ssh_host"])
+            entry.setdefault("port", sim["ssh_port"])
+            entry.setdefault("user", sim["admin_user"])
+            entry.setdefault("hostKey", sim["host_key"])
+        entry.setdefault("port", 22)
+        entry.setdefault("user", "admin")
+        ok = c.check(f"{k}.name", entry.get("name"), v.linux_group)
+        ok &= c.check(f"{k}.host", entry.get("host"), v.hostname)
+        ok &= c.check(f"{k}.port", entry.get("port"), v.port)
+        ok &= c.check(f"{k}.user", entry.get("user"), v.username)
+        ok &= c.check(f"{k}.hostKey", entry.get("hostKey"), v.host_key)
+        if ok:
+            out.append(NasSpec(str(entry["name"]), str(entry["host"]), int(entry["port"]), str(entry["user"]),
+                               str(entry["hostKey"]), entry.get("sandbox")))
+    if len({n.name for n in out}) != len(out):
+        c.add("nas", "has two NAS entries with the same name; names must be unique")
+    return tuple(out)
+
+
+def load_sandbox(path: str | None) -> dict[str, Any] | None:
+    """The sandbox description (`python -m jcqnap.sandbox up` writes it), or None."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{NS}:sandbox: {p} does not exist; start the sandbox with: make sandbox-up")
+    return dict(json.loads(p.read_text()))
+
+
+def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> StackConfig:
+    """Validate the plain stack config. Raises ConfigError listing every problem found."""
+    c = _Collector()
+    role = _choice(c, "role", raw.get("role"), ROLES, "all-in-one")
+    security = _choice(c, "ldapSecurity", raw.get("ldapSecurity"), SECURITY, "ldaps")
+    allow_insecure = raw.get("allowInsecureLdap", False)
+    if not isinstance(allow_insecure, bool):
+        c.add("allowInsecureLdap", f"must be true or false, got {allow_insecure!r}")
+        allow_insecure = False
+    if security == "ldap" and not allow_insecure:
+        c.add("ldapSecurity", "is plain ldap, which sends the bind password in clear; use ldaps or starttls "
+              "(or set jcqnap:allowInsecureLdap true for a lab)")
+    ldap_host = raw.get("ldapHost", DEFAULT_LDAP_HOST)
+    ldap_port = raw.get("ldapPort")
+    if sandbox is not None:
+        uri = sandbox["ldap"]["uri"] if security == "ldaps" else sandbox["ldap"]["starttls_uri"]
+        host_port = uri.split("://", 1)[1].rstrip("/")
+        ldap_host, _, port_s = host_port.rpartition(":")
+        ldap_port = int(port_s)
+    c.check("ldapHost", ldap_host, v.hostname)
+    if ldap_port is not None:
+        c.check("ldapPort", ldap_port, v.port)
+
+    directory = None
+    if role in ("directory", "all-in-one"):
+        bind_user = _bind_user(c, raw.get("bindUser"))
+        wg = raw.get("workgroup")
+        c.check("workgroup", wg, v.workgroup)
+        sid = raw.get("domainSid")
+        if sid is not None:
+            c.check("domainSid", sid, v.domain_sid)
+        groups = _groups(c, raw.get("groups"))
+        if not groups and raw.get("groups") is None:
+            c.add("groups", "is required: at least one Samba group {name, linuxName, gid, members}")
+        if bind_user and isinstance(wg, str):
+            directory = DirectorySpec(bind_user, wg.upper(), sid, groups)
+
+    site = None
+    if role in ("site", "all-in-one"):
+        nas = _nas(c, raw.get("nas"), sandbox)
+        dstack = raw.get("directoryStack")
+        if role == "site":
+            c.check("directoryStack", dstack, v.text)
+        smb_mode = _choice(c, "smbMode", raw.get("smbMode"), SMB_MODES, "ldap_only")
+        profile = raw.get("qtsProfile") or {}
+        if not isinstance(profile, Mapping):
+            c.add("qtsProfile", "must be an object of profile overrides")
+            profile = {}
+        ca = raw.get("caCertFile")
+        if ca is None and sandbox is not None:
+            ca = sandbox["ldap"]["ca_cert"]
+        if ca is not None and not Path(str(ca)).is_file():
+            c.add("caCertFile", f"file {ca!r} not found; point it at the PEM of the CA that signed the LDAP server")
+        site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), raw.get("verifyGroup"))
+
+    for key in raw:
+        if key not in KNOWN_KEYS and key not in SECRET_KEYS:
+            c.add(key, f"is not a jcqnap setting; known keys: {', '.join(KNOWN_KEYS)}")
+    if c.errors:
+        raise ConfigError("invalid stack config:\n  " + "\n  ".join(c.errors))
+    return StackConfig(role, raw.get("sandbox"), str(ldap_host), ldap_port, security, allow_insecure,
+                       directory, site)
+
+
+STRUCTURED_KEYS = ("bindUser", "groups", "nas", "qtsProfile")
+SCALAR_KEYS = ("ldapPort", "jumpcloudTimeout", "allowInsecureLdap")
+
+
+def read_raw(cfg: pulumi.Config) -> dict[str, Any]:
+    """The plain keys of this stack's `jcqnap:` config, decoded, plus any unknown key (to report typos).
+
+    Structured keys and numbers/booleans are JSON-decoded; a value that does not decode is kept as
+    the raw string so `parse` can name the key in its error.
+    """
+    from pulumi.runtime.config import CONFIG
+
+    raw: dict[str, Any] = {}
+    for full_key in CONFIG.get():
+        ns, _, key = full_key.partition(":")
+        if ns != NS or key in SECRET_KEYS:
+            continue
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if key in STRUCTURED_KEYS or key in SCALAR_KEYS:
+            try:
+                raw[key] = json.loads(value)
+            except json.JSONDecodeError:
+                raw[key] = value
+        else:
+            raw[key] = value
+    return raw

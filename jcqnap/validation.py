@@ -1,0 +1,154 @@
+"""Validators shared by stack config (`config.py`) and the providers' `check`.
+
+Each returns None when the value is fine, or a reason that says what is wrong and how to fix it.
+The caller prefixes the field name, so every message reads `field: reason`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+
+from ldap3.core.exceptions import LDAPInvalidDnError
+from ldap3.utils.dn import parse_dn
+
+#: Characters NetBIOS names may not contain (Microsoft's naming conventions), plus whitespace.
+NETBIOS_FORBIDDEN = set('\\/:*?"<>|.,;=+[]') | {" ", "\t"}
+NETBIOS_MAX = 15
+USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+LINUX_GROUP_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+GID_MIN, GID_MAX = 1000, 60000
+SID_RE = re.compile(r"^S-1-5-21-(\d{1,10})-(\d{1,10})-(\d{1,10})$")
+HOST_KEY_TYPES = {
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+}
+MAX_VALUE_LEN = 1024
+
+
+def has_control_chars(value: str) -> bool:
+    """Control characters (newline, NUL, bidi overrides...) never belong in a setting."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value)
+
+
+def text(value: object, *, required: bool = True, max_len: int = MAX_VALUE_LEN) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return "is required; set a non-empty value" if required else None
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if len(value) > max_len:
+        return f"is {len(value)} characters long; the limit is {max_len}"
+    if has_control_chars(value):
+        return "contains control or invisible characters (newline, NUL, bidi marks); remove them"
+    if value != value.strip():
+        return "has leading or trailing whitespace; remove it"
+    return None
+
+
+def workgroup(value: object) -> str | None:
+    problem = text(value)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if len(value) > NETBIOS_MAX:
+        return f"must be at most {NETBIOS_MAX} characters (NetBIOS), got {len(value)}: {value!r}"
+    bad = sorted({ch for ch in value if ch in NETBIOS_FORBIDDEN or not ch.isascii()})
+    if bad:
+        return f"contains characters NetBIOS forbids {''.join(bad)!r}; use letters, digits, '-' and '_'"
+    return None
+
+
+def username(value: object) -> str | None:
+    problem = text(value, max_len=32)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not USERNAME_RE.match(value):
+        return f"must be lower case letters, digits, '.', '_' or '-' and start with a letter, got {value!r}"
+    return None
+
+
+def linux_group(value: object) -> str | None:
+    problem = text(value, max_len=32)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not LINUX_GROUP_RE.match(value):
+        return f"must be a Linux group name (lower case letters, digits, '_', '-'), got {value!r}"
+    return None
+
+
+def gid(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            return f"must be an integer {GID_MIN}-{GID_MAX}, got {value!r}"
+    if not GID_MIN <= value <= GID_MAX:
+        return f"must be an integer {GID_MIN}-{GID_MAX}, got {value}"
+    return None
+
+
+def dn(value: object) -> str | None:
+    problem = text(value)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    try:
+        parts = parse_dn(value, escape=False, strip=False)
+    except (LDAPInvalidDnError, ValueError, IndexError) as exc:
+        return f"is not a valid LDAP DN ({exc}); use the form uid=name,ou=Users,o=<orgId>,dc=jumpcloud,dc=com"
+    if not parts:
+        return "is not a valid LDAP DN; use the form ou=Users,o=<orgId>,dc=jumpcloud,dc=com"
+    return None
+
+
+def domain_sid(value: object) -> str | None:
+    problem = text(value)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    m = SID_RE.match(value)
+    if not m or any(int(x) > 0xFFFFFFFF for x in m.groups()):
+        return f"must be a domain SID S-1-5-21-<a>-<b>-<c> with 32-bit numbers, got {value!r}"
+    return None
+
+
+def host_key(value: object) -> str | None:
+    problem = text(value, max_len=16384)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    parts = value.split()
+    if len(parts) < 2 or parts[0] not in HOST_KEY_TYPES:
+        return (
+            "must be an OpenSSH public key line like 'ssh-ed25519 AAAA...'; "
+            "get it with: ssh-keyscan -t ed25519 <nas-host>"
+        )
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        return "has a key blob that is not base64; copy the line from ssh-keyscan again"
+    if not blob[4:].startswith(parts[0].encode()):
+        return f"key blob does not match its type {parts[0]!r}; copy the line from ssh-keyscan again"
+    return None
+
+
+def hostname(value: object) -> str | None:
+    problem = text(value, max_len=253)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not re.fullmatch(r"[A-Za-z0-9.:-]+", value) or value.startswith("-"):
+        return f"must be a host name or IP address, got {value!r}"
+    return None
+
+
+def port(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return f"must be a TCP port number 1-65535, got {value!r}"
+    return None
