@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from jcqnap import validation as v
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import NotFound, object_id
 from jcqnap.providers.base import diff_fields, failure, is_unknown
@@ -45,8 +46,6 @@ class BindUserOutputs(BindUserInputs, total=False):
 #: Flags a bind user always carries.
 FLAGS = {"ldap_binding_user": True, "samba_service_user": True, "password_never_expires": True}
 FIELDS = ["username", "email", "firstname", "lastname", "password", *FLAGS]
-# Characters that would need DN escaping or that JumpCloud refuses in a username.
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PASSWORD_LENGTH = 32
 
@@ -80,11 +79,10 @@ class BindUserProvider(JumpCloudProvider):
         failures = []
         inputs = dict(news)
         username = news.get("username")
-        if not is_unknown(username):
-            if not isinstance(username, str) or not USERNAME_RE.match(username):
-                failures.append(
-                    failure("username", "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-                )
+        problem = None if is_unknown(username) else v.username(username)
+        if problem:
+            # The rules also keep the bind DN free of characters that would need escaping.
+            failures.append(failure("username", problem))
         email = news.get("email")
         if not is_unknown(email) and (not isinstance(email, str) or not EMAIL_RE.match(email.strip())):
             failures.append(failure("email", "set a valid email address (JumpCloud requires one per user)"))

@@ -7,13 +7,13 @@ an in-place PUT; a SID change replaces the domain, because every member's `samba
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from jcqnap import validation as v
 from jcqnap.jumpcloud import NotFound, object_id
 from jcqnap.providers.base import diff_fields, failure, is_unknown
 from jcqnap.providers.jumpcloud_common import JumpCloudProvider, client, gone
@@ -29,38 +29,14 @@ class SambaDomainOutputs(SambaDomainInputs, total=False):
     ldap_server_id: str
 
 
-NETBIOS_MAX = 15
-#: Refused in NetBIOS names (MS KB 909264) plus the classic LAN Manager set `. , ; = + [ ]`.
-NETBIOS_FORBIDDEN = set('\\/:*?"<>|.,;=+[]')
-SID_RE = re.compile(r"^S-1-5-21-(\d{1,10})-(\d{1,10})-(\d{1,10})$")
-UINT32_MAX = 2**32 - 1
+def workgroup_problem(value: object) -> str | None:
+    """Why `value` is not a usable NetBIOS workgroup name (shared rules in `jcqnap.validation`)."""
+    return v.workgroup(value)
 
 
-def workgroup_problem(value: str) -> str | None:
-    """Why `value` is not a usable NetBIOS workgroup name, or None when it is."""
-    if not value:
-        return "must not be empty"
-    if len(value) > NETBIOS_MAX:
-        return f"must be at most {NETBIOS_MAX} characters (NetBIOS), got {len(value)}"
-    bad = sorted({c for c in value if c in NETBIOS_FORBIDDEN or c.isspace() or not c.isprintable()})
-    if bad:
-        shown = " ".join(repr(c) for c in bad)
-        return f"must not contain {shown} (NetBIOS forbids \\ / : * ? \" < > | . , ; = + [ ] and spaces)"
-    if not value.isascii():
-        return "must be plain ASCII (NetBIOS names use the OEM character set)"
-    if value.isdigit():
-        return "must not be all digits"
-    return None
-
-
-def sid_problem(value: str) -> str | None:
+def sid_problem(value: object) -> str | None:
     """Why `value` is not a domain SID `S-1-5-21-a-b-c` with 32-bit subauthorities, or None."""
-    match = SID_RE.match(value)
-    if not match:
-        return "must look like S-1-5-21-<a>-<b>-<c> (three decimal numbers)"
-    if any(int(part) > UINT32_MAX for part in match.groups()):
-        return f"each of the last three numbers must be at most {UINT32_MAX}"
-    return None
+    return v.domain_sid(value)
 
 
 def generate_sid() -> str:
@@ -76,21 +52,18 @@ class SambaDomainProvider(JumpCloudProvider):
         inputs = dict(news)
         workgroup = news.get("workgroup")
         if not is_unknown(workgroup):
-            text = workgroup.strip() if isinstance(workgroup, str) else ""
-            problem = workgroup_problem(text)
+            problem = workgroup_problem(workgroup)
             if problem:
                 failures.append(failure("workgroup", problem))
             else:
-                inputs["workgroup"] = text.upper()
+                inputs["workgroup"] = str(workgroup).upper()
         sid = news.get("sid")
         if sid is None:
             inputs.pop("sid", None)
         elif not is_unknown(sid):
-            problem = sid_problem(sid.strip()) if isinstance(sid, str) else "must be a string"
+            problem = sid_problem(sid)
             if problem:
                 failures.append(failure("sid", f"{problem}; or omit it to generate one"))
-            else:
-                inputs["sid"] = sid.strip()
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -10,12 +10,12 @@ Samba flag, the binding and the members (as usernames).
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from jcqnap import validation as v
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
 from jcqnap.providers.base import diff_fields, failure, is_unknown, sorted_unique
@@ -40,8 +40,6 @@ class SambaGroupOutputs(SambaGroupInputs, total=False):
 #: What a managed group always is.
 WANTED = {"samba_enabled": True, "bound": True}
 FIELDS = ["name", "linux_name", "gid", "description", "members", *WANTED]
-LINUX_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-GID_MIN, GID_MAX = 1000, 60000
 
 
 def _text(value: Any) -> str:
@@ -64,23 +62,24 @@ class SambaGroupProvider(JumpCloudProvider):
         if not is_unknown(name) and (not isinstance(name, str) or not name.strip()):
             failures.append(failure("name", "set the JumpCloud group name"))
         linux_name = news.get("linux_name")
-        if not is_unknown(linux_name) and (not isinstance(linux_name, str) or not LINUX_NAME_RE.match(linux_name)):
-            failures.append(
-                failure("linux_name", "use a posix group name: lower-case letters, digits, '_' or '-', "
-                        "starting with a letter or '_', at most 32 characters")
-            )
+        problem = None if is_unknown(linux_name) else v.linux_group(linux_name)
+        if problem:
+            failures.append(failure("linux_name", problem))
         gid = as_int(news.get("gid"))
         if not is_unknown(gid):
-            if not isinstance(gid, int) or isinstance(gid, bool) or not GID_MIN <= gid <= GID_MAX:
-                failures.append(failure("gid", f"use a whole number from {GID_MIN} to {GID_MAX}"))
+            problem = v.gid(gid) if isinstance(gid, int) else f"must be a whole number, got {gid!r}"
+            if problem:
+                failures.append(failure("gid", problem))
             else:
                 inputs["gid"] = gid
         members = news.get("members")
         if members is None:
             inputs["members"] = []
         elif not is_unknown(members):
-            if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
+            if not isinstance(members, list):
                 failures.append(failure("members", "use a list of JumpCloud usernames"))
+            elif bad := [m for m in members if not is_unknown(m) and v.username(m)]:
+                failures.append(failure("members", f"{bad[0]!r} {v.username(bad[0])}"))
             else:
                 inputs["members"] = sorted_unique(members)
         if news.get("description") is None:

@@ -107,7 +107,7 @@ def test_bind_dn_layout() -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "A" * 16, "MY DOMAIN", "CORP.LOCAL", "A,B", "A;B", "A=B", "A+B", "A[B]", 'A"B',
-                                 "A\\B", "A/B", "A:B", "A*B", "A?B", "A<B", "A|B", "12345", "DOMÄNE"])
+                                 "A\\B", "A/B", "A:B", "A*B", "A?B", "A<B", "A|B", "DOMÄNE"])
 def test_invalid_workgroups_are_refused(bad: str) -> None:
     assert workgroup_problem(bad) is not None
     res = SambaDomainProvider().check({}, {"workgroup": bad})
