@@ -1,0 +1,270 @@
+"""`qnap:LdapConfig`: QTS's Domain Security > LDAP authentication, over SSH with a pinned host key.
+
+Lifecycle:
+
+* `check` validates everything before any SSH (`ldap_config_inputs`), and normalizes (defaults,
+  upper-case workgroup) so `diff` compares like with like.
+* `diff` compares the stored outputs (the NAS as last seen) with the inputs; no SSH. A different NAS
+  (`nas_host`/`nas_port`) is a replacement, deleted first, since a new address may be the same box.
+* `create`/`update` run one `Transaction` over one SSH connection: snapshot, write only the differing
+  `setcfg` calls, apply, verify, roll back byte-for-byte on failure. `create` remembers the
+  workgroup found on the NAS as `original_workgroup`, which `delete` puts back.
+* `read` (refresh) reads every setting in one round trip. It never reads the Root DN password: the
+  stored secret output is kept, so a password rotation is driven by the input changing (or by the
+  secret file having vanished, which `read` reports). It exposes `ldap_status` and its reason.
+* `delete` turns LDAP off, sets Microsoft Networking back to local users, removes the stored
+  Root DN password and restores `original_workgroup`; after it, LDAP users cannot log in to SMB.
+
+Verification uses `verify_user` (default: the Root DN's `uid`, a user JumpCloud always exposes to
+its bind account) and, when set, `verify_group`, resolved through NSS on the NAS with `getent`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from ldap3.utils.dn import parse_dn
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from jcqnap.providers.base import JcqnapProvider, diff_fields
+from jcqnap.providers.ldap_config_inputs import (
+    ALL_FIELDS,
+    CONNECTION_FIELDS,
+    DEFAULT_PORTS,
+    SECRET_FIELDS,
+    effective_port,
+    normalize,
+    profile_of,
+    security_to_profile,
+    validate,
+)
+from jcqnap.qnap.apply import Change, Fact, Outcome, Transaction, read_fact, sha256_text
+from jcqnap.qnap.profile import Profile
+from jcqnap.qnap.ssh import NasSession, NasTarget
+
+#: Outputs computed by the provider (not inputs).
+COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason")
+DIFF_FIELDS = (*ALL_FIELDS, "enabled")
+
+
+def target_of(props: dict[str, Any]) -> NasTarget:
+    return NasTarget(
+        host=str(props["nas_host"]),
+        port=int(props.get("nas_port") or 22),
+        user=str(props.get("nas_user") or "admin"),
+        host_key=str(props["nas_host_key"]),
+        password=props.get("nas_password") or None,
+        private_key=props.get("nas_private_key") or None,
+    )
+
+
+def session_of(props: dict[str, Any]) -> NasSession:
+    """One SSH connection for one operation; the Root DN password is redacted from its messages."""
+    return NasSession(target_of(props), extra_secrets=[props.get("root_password")])
+
+
+def default_verify_user(root_dn: str) -> str | None:
+    """The Root DN's `uid` value: the service account, which the directory always shows its binder."""
+    try:
+        rdns = parse_dn(root_dn)
+    except Exception:
+        return None
+    attr, value, _ = rdns[0]
+    return value if attr.lower() == "uid" else None
+
+
+def wanted_settings(props: dict[str, Any]) -> dict[str, str]:
+    """The profile settings (logical values) an enabled LdapConfig wants on the NAS."""
+    workgroup = str(props["workgroup"])
+    return {
+        "enable": "true",
+        "server": str(props["ldap_host"]),
+        "port": str(effective_port(props)),
+        "security": security_to_profile(str(props["security"])),
+        "base_dn": str(props["base_dn"]),
+        "root_dn": str(props["root_dn"]),
+        "users_base_dn": str(props["users_base_dn"]),
+        "groups_base_dn": str(props["groups_base_dn"]),
+        "smb_mode": str(props["smb_mode"]),
+        "workgroup": workgroup,
+        "smb_workgroup": workgroup,
+    }
+
+
+def verify_names(props: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = props.get("verify_user") or default_verify_user(str(props.get("root_dn") or ""))
+    return user, props.get("verify_group") or None
+
+
+def observed(profile: Profile, fact: Fact, props: dict[str, Any]) -> dict[str, Any]:
+    """The outputs as the NAS has them now, starting from `props` (the stored outputs).
+
+    Secrets and connection fields are kept from `props`; everything on the NAS is what was read.
+    """
+    s = fact.settings
+    outs = dict(props)
+    security = s.value(profile, "security")
+    outs["security"] = "ldap" if security == "plain" else security
+    outs["ldap_host"] = s.value(profile, "server")
+    port = s.value(profile, "port")
+    if port is not None and port.isdigit():
+        wanted_default = props.get("ldap_port") is None and int(port) == DEFAULT_PORTS.get(str(outs["security"]))
+        outs["ldap_port"] = None if wanted_default else int(port)
+    else:
+        outs["ldap_port"] = port
+    for name in ("base_dn", "root_dn", "users_base_dn", "groups_base_dn", "smb_mode"):
+        outs[name] = s.value(profile, name)
+    wg, smb_wg = s.value(profile, "workgroup"), s.value(profile, "smb_workgroup")
+    if (wg or "").casefold() == (smb_wg or "").casefold():
+        outs["workgroup"] = wg
+    else:  # never equal to an input, so the split shows as drift with both values
+        outs["workgroup"] = f"{wg} (smb.conf: {smb_wg})"
+    outs["enabled"] = s.enabled(profile)
+    secret_file = s.files.get("root_secret")
+    if secret_file is not None and not secret_file.exists:
+        outs["root_password"] = None  # the NAS lost it: the next update writes it again
+    if props.get("ca_cert"):
+        if fact.ca_sha256 != sha256_text(str(props["ca_cert"])):
+            outs["ca_cert"] = None
+    outs["ldap_status"], outs["ldap_status_reason"] = status_of(fact, props)
+    return outs
+
+
+def status_of(fact: Fact, props: dict[str, Any]) -> tuple[str, str]:
+    """`online` when LDAP is on, both services answer and the verify user/group resolve."""
+    status = fact.settings.status
+    if fact.settings.raw.get("enable") is None or fact.settings.value(profile_of(props), "enable") != "true":
+        return "offline", "LDAP authentication is disabled on the NAS"
+    if status.get("ldap_status", 1) != 0:
+        return "offline", f"the LDAP client is not running (status exit {status.get('ldap_status')})"
+    if status.get("smb_status", 1) != 0:
+        return "offline", f"Samba is not running (status exit {status.get('smb_status')})"
+    user, group = verify_names(props)
+    if fact.nss.get("user", 0) != 0:
+        return "offline", f"user {user!r} does not resolve on the NAS (NSS/LDAP lookup failed)"
+    if fact.nss.get("group", 0) != 0:
+        return "offline", f"group {group!r} does not resolve on the NAS (NSS/LDAP lookup failed)"
+    return "online", "LDAP enabled, nslcd and smbd running" + (f", {user!r} resolves" if user else "")
+
+
+class LdapConfigProvider(JcqnapProvider):
+    """Manages QTS's LDAP client settings on one NAS."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs = normalize(news)
+        inputs["enabled"] = True
+        return CheckResult(inputs, validate(inputs))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_fields(olds, {**news, "enabled": True}, DIFF_FIELDS, replace_on=CONNECTION_FIELDS,
+                           normalize={"workgroup": lambda v: v.upper() if isinstance(v, str) else v})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        profile = profile_of(props)
+        with session_of(props) as nas:
+            outcome = self._converge(nas, profile, props, write_secret=True)
+        # The transaction's fact is the NAS as found, before this change.
+        original = outcome.fact.settings.value(profile, "workgroup") or profile.default("workgroup")
+        outs = self._outputs(props, original)
+        return CreateResult(f"{props['nas_host']}:{props.get('nas_port') or 22}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        profile = profile_of(news)
+        rotate = news.get("root_password") != olds.get("root_password")
+        with session_of(news) as nas:
+            self._converge(nas, profile, news, write_secret=rotate)
+        original = olds.get("original_workgroup") or profile.default("workgroup")
+        return UpdateResult(self._outputs(news, original))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        profile = profile_of(props)
+        user, group = verify_names(props)
+        with session_of(props) as nas:
+            fact = read_fact(nas, profile, verify_user=user, verify_group=group)
+        outs = observed(profile, fact, props)
+        inputs = {k: outs.get(k) for k in (*ALL_FIELDS, "enabled")}
+        return ReadResult(id_, outs, inputs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        profile = profile_of(props)
+        original = str(props.get("original_workgroup") or profile.default("workgroup"))
+        change = Change(
+            settings={"enable": "false", "smb_mode": "local_only", "workgroup": original,
+                      "smb_workgroup": original},
+            enable=False,
+            erase_root_password=True,
+        )
+        with session_of(props) as nas:
+            Transaction(nas, profile).run(change)
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _converge(nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool) -> Outcome:
+        user, group = verify_names(props)
+        change = Change(
+            settings=wanted_settings(props),
+            enable=True,
+            root_password=str(props["root_password"]),
+            write_secret=write_secret,
+            ca_cert=props.get("ca_cert") or None,
+            verify_user=user,
+            verify_group=group,
+        )
+        return Transaction(nas, profile).run(change)
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], original: str) -> dict[str, Any]:
+        outs = {k: props.get(k) for k in ALL_FIELDS}
+        outs.update(enabled=True, original_workgroup=original, ldap_status="online",
+                    ldap_status_reason="verified after apply")
+        return outs
+
+
+class LdapConfig(Resource, module="qnap", name="LdapConfig"):
+    """QTS LDAP authentication on one NAS, pointed at JumpCloud LDAP-as-a-Service.
+
+    `nas_password`, `nas_private_key` and `root_password` are always secret in state.
+    """
+
+    ldap_status: pulumi.Output[str]
+    ldap_status_reason: pulumi.Output[str]
+    original_workgroup: pulumi.Output[str]
+    workgroup: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        nas_host: pulumi.Input[str],
+        nas_host_key: pulumi.Input[str],
+        ldap_host: pulumi.Input[str],
+        base_dn: pulumi.Input[str],
+        root_dn: pulumi.Input[str],
+        root_password: pulumi.Input[str],
+        users_base_dn: pulumi.Input[str],
+        groups_base_dn: pulumi.Input[str],
+        workgroup: pulumi.Input[str],
+        nas_port: pulumi.Input[int] | None = None,
+        nas_user: pulumi.Input[str] | None = None,
+        nas_password: pulumi.Input[str] | None = None,
+        nas_private_key: pulumi.Input[str] | None = None,
+        ldap_port: pulumi.Input[int] | None = None,
+        security: pulumi.Input[str] | None = None,
+        allow_insecure: pulumi.Input[bool] | None = None,
+        smb_mode: pulumi.Input[str] | None = None,
+        ca_cert: pulumi.Input[str] | None = None,
+        qts_profile: pulumi.Input[dict[str, Any]] | None = None,
+        verify_user: pulumi.Input[str] | None = None,
+        verify_group: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        args = dict(locals())
+        props: dict[str, Any] = {k: args.get(k) for k in ALL_FIELDS}
+        for key in SECRET_FIELDS:
+            if props[key] is not None:
+                props[key] = pulumi.Output.secret(props[key])
+        props.update(dict.fromkeys(COMPUTED))
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_FIELDS))
+        super().__init__(LdapConfigProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+
