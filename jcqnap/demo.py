@@ -1,0 +1,213 @@
+"""`make demo`: the whole runbook on the local sandbox, with the real Pulumi CLI.
+
+    python -m jcqnap.demo up                 sandbox up, demo users, up on the three local stacks, SMB proof
+    python -m jcqnap.demo down               destroy the local stacks, stop the sandbox
+    python -m jcqnap.demo preview STACK      pulumi preview --refresh --expect-no-changes (0 clean, 7 drift)
+    python -m jcqnap.demo up-stack STACK     pulumi up --yes --refresh (creates the stack when missing)
+    python -m jcqnap.demo destroy STACK      pulumi destroy --yes, then removes the stack
+
+Local stacks use a `file://` backend under the work tree and a sandbox-only passphrase, unless
+PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ("local-directory", "local-site-a", "local-site-b")
+DEMO_USERS = (("alice", True), ("carol", True), ("bob", False))
+TIMEOUT = 15
+
+
+def log(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def sandbox_dir() -> Path:
+    return Path(os.environ.get("JCQNAP_SANDBOX_DIR", ROOT / ".sandbox"))
+
+
+def pulumi_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT / '.pulumi-local'}")
+    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "jcqnap-local-sandbox-only")
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+    env["PULUMI_DIY_BACKEND_NO_LEGACY_WARNING"] = "true"
+    if env["PULUMI_BACKEND_URL"].startswith("file://"):
+        Path(env["PULUMI_BACKEND_URL"][len("file://"):]).mkdir(parents=True, exist_ok=True)
+    if shutil.which("pulumi", path=env.get("PATH")) is None:
+        out = subprocess.run(["bash", str(ROOT / "tools/engine/build.sh")], capture_output=True, text=True,
+                             check=True, timeout=3600)
+        env["PATH"] = f"{out.stdout.strip().splitlines()[-1]}:{env.get('PATH', '')}:{ROOT / '.venv/bin'}"
+    return env
+
+
+def pulumi(*args: str, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["pulumi", *args], cwd=ROOT, env=env, text=True, capture_output=capture, check=False)
+
+
+def ensure_stack(stack: str, env: dict[str, str]) -> None:
+    if not (ROOT / "stacks" / f"Pulumi.{stack}.yaml").exists():
+        raise SystemExit(f"demo: stacks/Pulumi.{stack}.yaml not found; copy one of the stacks/Pulumi.local*.yaml")
+    if pulumi("stack", "select", stack, "--non-interactive", env=env, capture=True).returncode != 0:
+        res = pulumi("stack", "init", stack, "--non-interactive", env=env, capture=True)
+        if res.returncode != 0:
+            raise SystemExit(f"demo: could not create stack {stack}: {res.stderr.strip()}")
+
+
+def up_stack(stack: str, env: dict[str, str]) -> int:
+    ensure_stack(stack, env)
+    log(f"pulumi up --refresh on {stack}")
+    return pulumi("up", "--yes", "--refresh", "--skip-preview", "--stack", stack, "--non-interactive", env=env).returncode
+
+
+def preview_stack(stack: str, env: dict[str, str]) -> int:
+    ensure_stack(stack, env)
+    log(f"pulumi preview --refresh --expect-no-changes on {stack}")
+    return pulumi("preview", "--refresh", "--expect-no-changes", "--diff", "--stack", stack, "--non-interactive",
+                  env=env).returncode
+
+
+def destroy_stack(stack: str, env: dict[str, str]) -> int:
+    if pulumi("stack", "select", stack, "--non-interactive", env=env, capture=True).returncode != 0:
+        log(f"{stack}: no such stack, nothing to destroy")
+        return 0
+    log(f"pulumi destroy on {stack}")
+    rc = pulumi("destroy", "--yes", "--skip-preview", "--stack", stack, "--non-interactive", env=env).returncode
+    if rc == 0:
+        pulumi("stack", "rm", stack, "--yes", "--non-interactive", env=env, capture=True)
+    return rc
+
+
+# -- sandbox and demo users ------------------------------------------------------------------
+
+def sandbox_up() -> dict[str, Any]:
+    log("sandbox up (JumpCloud emulator on slapd, NAS simulators on sshd/smbd/nslcd)")
+    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up"], cwd=ROOT, check=True)
+    return dict(json.loads((sandbox_dir() / "sandbox.json").read_text()))
+
+
+def seed_demo_users(sb: dict[str, Any]) -> list[dict[str, Any]]:
+    """Create the demo people in the emulator (as an admin would in the console); idempotent."""
+    path = sandbox_dir() / "demo-users.json"
+    known = {u["username"]: u for u in json.loads(path.read_text())} if path.exists() else {}
+    api = sb["jumpcloud"]["api_url"]
+    headers = {"x-api-key": sb["jumpcloud"]["api_key"], "Content-Type": "application/json"}
+    users = []
+    for username, samba in DEMO_USERS:
+        password = known.get(username, {}).get("password") or f"Demo-{secrets.token_urlsafe(12)}"
+        found = requests.get(f"{api}/systemusers", params={"filter": f"username:$eq:{username}"},
+                             headers=headers, timeout=TIMEOUT)
+        found.raise_for_status()
+        body = {"username": username, "email": f"{username}@example.com", "firstname": username.title(),
+                "lastname": "Demo", "password": password, "activated": True}
+        if found.json()["results"]:
+            uid = found.json()["results"][0]["_id"]
+            requests.put(f"{api}/systemusers/{uid}", json=body, headers=headers, timeout=TIMEOUT).raise_for_status()
+        else:
+            requests.post(f"{api}/systemusers", json=body, headers=headers, timeout=TIMEOUT).raise_for_status()
+        users.append({"username": username, "password": password, "samba": samba})
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(users, f, indent=2)
+    return users
+
+
+def smb_login(nas: dict[str, Any], user: dict[str, Any]) -> tuple[bool, str]:
+    """Log in to the NAS share with smbclient and write a file. The password goes in a 0600 file."""
+    with tempfile.NamedTemporaryFile("w", prefix="jcqnap-smbauth-", delete=True) as auth:
+        os.chmod(auth.name, 0o600)
+        auth.write(f"username = {user['username']}\npassword = {user['password']}\n")
+        auth.flush()
+        cmd = ["smbclient", f"//127.0.0.1/{nas['share']}", "-p", str(nas["smb_port"]), "-A", auth.name,
+               "-m", "SMB3", "-c", f"put /etc/hostname demo-{user['username']}.txt; ls"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    text = (res.stdout + res.stderr).replace(user["password"], "***")
+    return res.returncode == 0, text.strip().splitlines()[-1] if text.strip() else ""
+
+
+def prove_smb(sb: dict[str, Any], users: list[dict[str, Any]]) -> bool:
+    ok = True
+    member = next(u for u in users if u["samba"])
+    outsider = next(u for u in users if not u["samba"])
+    for nas in sb["nas"]:
+        good, detail = smb_login(nas, member)
+        log(f"{nas['name']}: SMB login as {member['username']} (Samba group member): "
+            f"{'OK, wrote a file' if good else 'FAILED: ' + detail}")
+        bad, detail = smb_login(nas, outsider)
+        log(f"{nas['name']}: SMB login as {outsider['username']} (in no Samba group): "
+            f"{'refused, as it should be (' + detail + ')' if not bad else 'ACCEPTED: this is wrong'}")
+        ok &= good and not bad
+    return ok
+
+
+def demo_up() -> int:
+    env = pulumi_env()
+    sb = sandbox_up()
+    users = seed_demo_users(sb)
+    for stack in STACKS:
+        rc = up_stack(stack, env)
+        if rc != 0:
+            log(f"pulumi up on {stack} failed (exit {rc}); fix the error above and run `make demo` again")
+            return rc
+    smb_ok = prove_smb(sb, users)
+    previews = {stack: preview_stack(stack, env) for stack in STACKS}
+    member = next(u for u in users if u["samba"])
+    nas = sb["nas"][0]
+    print()
+    print("jcqnap demo summary")
+    print(f"  JumpCloud emulator: {sb['jumpcloud']['api_url']}  (org {sb['jumpcloud']['org_id']})")
+    print(f"  LDAP: {sb['ldap']['uri']}  base {sb['ldap']['base_dn']}")
+    for n in sb["nas"]:
+        print(f"  NAS {n['name']}: ssh admin@127.0.0.1 -p {n['ssh_port']}, SMB //127.0.0.1/{n['share']} "
+              f"port {n['smb_port']}")
+    print(f"  stacks: {', '.join(STACKS)} (backend {env['PULUMI_BACKEND_URL']})")
+    print("  previews: " + ", ".join(f"{s} exit {rc}" for s, rc in previews.items()))
+    print(f"  demo users and passwords: {sandbox_dir() / 'demo-users.json'} (mode 0600)")
+    print(f"  try it:  smbclient //127.0.0.1/{nas['share']} -p {nas['smb_port']} -U {member['username']} "
+          f"-c ls   (password in demo-users.json)")
+    print("  tear down: make demo-down")
+    return 0 if smb_ok and all(rc == 0 for rc in previews.values()) else 1
+
+
+def demo_down() -> int:
+    env = pulumi_env()
+    rc = 0
+    if (sandbox_dir() / "sandbox.json").exists():
+        for stack in reversed(STACKS):
+            rc |= destroy_stack(stack, env)
+    log("sandbox down")
+    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "down"], cwd=ROOT, check=False)
+    return rc
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "up":
+        return demo_up()
+    if cmd == "down":
+        return demo_down()
+    if cmd in ("preview", "up-stack", "destroy") and len(rest) == 1:
+        env = pulumi_env()
+        fn = {"preview": preview_stack, "up-stack": up_stack, "destroy": destroy_stack}[cmd]
+        return fn(rest[0], env)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
