@@ -69,7 +69,8 @@ def ensure_stack(stack: str, env: dict[str, str]) -> None:
 def up_stack(stack: str, env: dict[str, str]) -> int:
     ensure_stack(stack, env)
     log(f"pulumi up --refresh on {stack}")
-    return pulumi("up", "--yes", "--refresh", "--skip-preview", "--stack", stack, "--non-interactive", env=env).returncode
+    args = ("up", "--yes", "--refresh", "--skip-preview", "--stack", stack, "--non-interactive")
+    return pulumi(*args, env=env).returncode
 
 
 def preview_stack(stack: str, env: dict[str, str]) -> int:

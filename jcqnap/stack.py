@@ -38,7 +38,9 @@ class DirectoryOutputs:
     linux_group_names: pulumi.Output[Any]
 
 
-def build_directory(spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi.Output[str] | None) -> DirectoryOutputs:
+def build_directory(
+    spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi.Output[str] | None
+) -> DirectoryOutputs:
     domain = SambaDomain("workgroup", workgroup=spec.workgroup, sid=spec.domain_sid)
     bind = BindUser(
         "samba-service-account",

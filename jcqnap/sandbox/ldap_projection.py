@@ -190,14 +190,14 @@ class LdapProjection:
 
     def _connect(self) -> ldap3.Connection:
         if self._conn is None or self._conn.closed:
-            server = ldap3.Server(self._uri, get_info=ldap3.NONE, connect_timeout=self._timeout)
+            server = ldap3.Server(self._uri, get_info=ldap3.NONE, connect_timeout=int(self._timeout))
             self._conn = ldap3.Connection(
                 server,
                 authentication=ldap3.SASL,
                 sasl_mechanism=ldap3.EXTERNAL,
                 sasl_credentials="",
                 auto_bind=True,
-                receive_timeout=self._timeout,
+                receive_timeout=int(self._timeout),
                 raise_exceptions=True,
             )
         return self._conn
