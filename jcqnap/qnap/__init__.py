@@ -1,0 +1,1 @@
+"""The QNAP side of jcqnap: the QTS profile, settings I/O and the LdapConfig plumbing."""

@@ -1,0 +1,370 @@
+"""The QTS profile: every QTS-specific name jcqnap uses, in one place, with its evidence level.
+
+QTS's LDAP client internals are mostly undocumented (``shared/docs/domain-facts.md`` §3), so
+nothing else in jcqnap hard-codes a QTS file, key or command: the ``LdapConfig`` resource writes
+through this profile and the NAS simulator renders whatever it names. A user whose firmware
+differs overrides names from stack config (``Profile.from_overrides``), not code.
+
+Each item carries its evidence level as data, so ``snapshot`` and the docs can say which names
+are known and which are guesses:
+
+- ``seen``: observed in QNAP's own scripts or third-party code that drives real boxes;
+- ``inferred``: follows from a seen fact, not observed itself;
+- ``unconfirmed``: a reasoned default, to be checked against a real box (``snapshot`` helps);
+- ``override``: set by the user through ``from_overrides``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+EVIDENCE_LEVELS = ("seen", "inferred", "unconfirmed", "override")
+
+
+class ProfileError(ValueError):
+    """A profile override is malformed; the message names the offending key path."""
+
+
+@dataclass(frozen=True)
+class ProfilePath:
+    """An absolute path on the NAS: a config file or a tool."""
+
+    name: str
+    path: str
+    evidence: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One LDAP-related setting: which file, section and key hold it, and how values are spelled.
+
+    ``values`` maps jcqnap's logical value (``"ldaps"``) to the string stored on the NAS
+    (``"SSL"``); an empty mapping means free text stored as is. ``managed`` is False for settings
+    jcqnap only observes (smbd's passdb line, which ``smb.sh`` renders).
+    """
+
+    name: str
+    file: str  # the name of a ProfilePath in Profile.files
+    section: str
+    key: str
+    evidence: str
+    values: tuple[tuple[str, str], ...] = ()
+    managed: bool = True
+    note: str = ""
+
+    def stored(self, logical: str) -> str:
+        """The string to store for ``logical``; free-text settings store it unchanged."""
+        if not self.values:
+            return logical
+        for want, stored in self.values:
+            if want == logical:
+                return stored
+        allowed = ", ".join(w for w, _ in self.values)
+        raise ProfileError(f"setting {self.name!r}: value {logical!r} is not one of {allowed}")
+
+    def logical(self, stored: str | None) -> str | None:
+        """Map a stored string back to its logical value, case-insensitively as QTS compares.
+
+        Unknown spellings come back unchanged so drift shows the NAS's real value.
+        """
+        if stored is None or not self.values:
+            return stored
+        for want, value in self.values:
+            if value.casefold() == stored.strip().casefold():
+                return want
+        return stored
+
+
+@dataclass(frozen=True)
+class Command:
+    """A shell command run on the NAS. ``{placeholders}`` are filled shell-quoted by ``Profile.command``."""
+
+    name: str
+    command: str
+    evidence: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The QTS layout jcqnap writes and the simulator implements."""
+
+    files: tuple[ProfilePath, ...]
+    tools: tuple[ProfilePath, ...]
+    settings: tuple[Setting, ...]
+    commands: tuple[Command, ...]
+    defaults: tuple[tuple[str, str], ...] = field(default=())
+
+    # -- lookups -------------------------------------------------------------------------------
+    def path(self, name: str) -> str:
+        """The NAS path of file or tool ``name`` (``ulinux_conf``, ``getcfg``...)."""
+        for item in (*self.files, *self.tools):
+            if item.name == name:
+                return item.path
+        raise KeyError(f"the QTS profile has no file or tool named {name!r}")
+
+    def setting(self, name: str) -> Setting:
+        """The setting called ``name`` (``base_dn``, ``workgroup``...)."""
+        for s in self.settings:
+            if s.name == name:
+                return s
+        raise KeyError(f"the QTS profile has no setting named {name!r}")
+
+    def setting_file(self, name: str) -> str:
+        """The NAS path of the file that holds setting ``name``."""
+        return self.path(self.setting(name).file)
+
+    def default(self, name: str) -> str:
+        """A default value jcqnap assumes when the NAS has none (e.g. the stock workgroup)."""
+        return dict(self.defaults)[name]
+
+    def command(self, name: str, **params: str) -> str:
+        """Command ``name`` with each ``{param}`` filled in with ``shlex.quote``.
+
+        ``{secret_file}`` is always available: the root-password file's path.
+        """
+        for c in self.commands:
+            if c.name == name:
+                values = {"secret_file": self.path("root_secret"), **params}
+                return c.command.format(**{k: shlex.quote(v) for k, v in values.items()})
+        raise KeyError(f"the QTS profile has no command named {name!r}")
+
+    @property
+    def ulinux_conf(self) -> str:
+        return self.path("ulinux_conf")
+
+    @property
+    def smb_conf(self) -> str:
+        return self.path("smb_conf")
+
+    @property
+    def root_secret_file(self) -> str:
+        return self.path("root_secret")
+
+    @property
+    def getcfg(self) -> str:
+        return self.path("getcfg")
+
+    @property
+    def setcfg(self) -> str:
+        return self.path("setcfg")
+
+    # -- documentation as data ------------------------------------------------------------------
+    def evidence(self) -> list[dict[str, str]]:
+        """Every item with its evidence level, for ``snapshot`` output and the docs."""
+        rows: list[dict[str, str]] = []
+        for p in (*self.files, *self.tools):
+            rows.append({"kind": "path", "name": p.name, "where": p.path, "evidence": p.evidence,
+                         "note": p.note})
+        for s in self.settings:
+            where = f"{self.path(s.file)} [{s.section}] {s.key}"
+            rows.append({"kind": "setting", "name": s.name, "where": where, "evidence": s.evidence,
+                         "note": s.note})
+        for c in self.commands:
+            rows.append({"kind": "command", "name": c.name, "where": c.command, "evidence": c.evidence,
+                         "note": c.note})
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form in the same shape ``from_overrides`` takes (the simulator's tools read it)."""
+        return {
+            "files": {p.name: p.path for p in self.files},
+            "tools": {p.name: p.path for p in self.tools},
+            "settings": {
+                s.name: {"file": s.file, "section": s.section, "key": s.key, "values": dict(s.values),
+                         "managed": s.managed}
+                for s in self.settings
+            },
+            "commands": {c.name: c.command for c in self.commands},
+            "defaults": dict(self.defaults),
+        }
+
+    # -- overrides -----------------------------------------------------------------------------
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None, base: Profile | None = None) -> Profile:
+        """``base`` (the default profile) with the names in ``overrides`` replaced.
+
+        ``overrides`` has the shape of ``to_dict()``, e.g.
+        ``{"settings": {"base_dn": {"key": "BaseDN"}}, "commands": {"smb_restart": "..."}}``.
+        Overridden items get evidence ``override``. Unknown keys are errors that name the key, so a
+        typo in stack config cannot silently fall back to a default.
+        """
+        prof = base or DEFAULT_PROFILE
+        if not overrides:
+            return prof
+        _expect_mapping(overrides, "qts_profile")
+        for group, value in overrides.items():
+            where = f"qts_profile.{group}"
+            if group in ("files", "tools"):
+                prof = _override_paths(prof, group, value, where)
+            elif group == "settings":
+                prof = _override_settings(prof, value, where)
+            elif group == "commands":
+                prof = _override_commands(prof, value, where)
+            elif group == "defaults":
+                prof = _override_defaults(prof, value, where)
+            else:
+                raise ProfileError(f"{where}: unknown key (expected files, tools, settings, commands, defaults)")
+        return prof
+
+
+def _expect_mapping(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ProfileError(f"{where}: expected a mapping, got {type(value).__name__}")
+
+
+def _text(value: Any, where: str, *, absolute: bool = False) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: expected a non-empty string")
+    if any(ch in value for ch in "\n\r\0"):
+        raise ProfileError(f"{where}: must be a single line")
+    if absolute and not value.startswith("/"):
+        raise ProfileError(f"{where}: expected an absolute path on the NAS, got {value!r}")
+    return value
+
+
+def _override_paths(prof: Profile, group: str, value: Any, where: str) -> Profile:
+    _expect_mapping(value, where)
+    items = list(getattr(prof, group))
+    names = [p.name for p in items]
+    for name, path in value.items():
+        if name not in names:
+            raise ProfileError(f"{where}.{name}: unknown {group[:-1]} (known: {', '.join(names)})")
+        i = names.index(name)
+        items[i] = replace(items[i], path=_text(path, f"{where}.{name}", absolute=True), evidence="override")
+    return replace(prof, **{group: tuple(items)})
+
+
+_SETTING_FIELDS = ("file", "section", "key", "values")
+
+
+def _override_settings(prof: Profile, value: Any, where: str) -> Profile:
+    _expect_mapping(value, where)
+    items = list(prof.settings)
+    names = [s.name for s in items]
+    files = [p.name for p in prof.files]
+    for name, fields in value.items():
+        here = f"{where}.{name}"
+        if name not in names:
+            raise ProfileError(f"{here}: unknown setting (known: {', '.join(names)})")
+        _expect_mapping(fields, here)
+        i = names.index(name)
+        s = items[i]
+        changes: dict[str, Any] = {"evidence": "override"}
+        for fname, fvalue in fields.items():
+            if fname not in _SETTING_FIELDS:
+                raise ProfileError(f"{here}.{fname}: unknown field (expected {', '.join(_SETTING_FIELDS)})")
+            if fname == "values":
+                changes["values"] = _override_values(s, fvalue, f"{here}.values")
+            elif fname == "file":
+                f = _text(fvalue, f"{here}.file")
+                if f not in files:
+                    raise ProfileError(f"{here}.file: unknown file {f!r} (known: {', '.join(files)})")
+                changes["file"] = f
+            else:
+                changes[fname] = _text(fvalue, f"{here}.{fname}")
+        items[i] = replace(s, **changes)
+    return replace(prof, settings=tuple(items))
+
+
+def _override_values(s: Setting, value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    _expect_mapping(value, where)
+    if not s.values:
+        raise ProfileError(f"{where}: setting {s.name!r} is free text and has no value spellings")
+    merged = dict(s.values)
+    for logical, stored in value.items():
+        if logical not in merged:
+            raise ProfileError(f"{where}.{logical}: unknown value (known: {', '.join(merged)})")
+        merged[logical] = _text(stored, f"{where}.{logical}")
+    return tuple(merged.items())
+
+
+def _override_commands(prof: Profile, value: Any, where: str) -> Profile:
+    _expect_mapping(value, where)
+    items = list(prof.commands)
+    names = [c.name for c in items]
+    for name, cmd in value.items():
+        if name not in names:
+            raise ProfileError(f"{where}.{name}: unknown command (known: {', '.join(names)})")
+        i = names.index(name)
+        items[i] = replace(items[i], command=_text(cmd, f"{where}.{name}"), evidence="override")
+    return replace(prof, commands=tuple(items))
+
+
+def _override_defaults(prof: Profile, value: Any, where: str) -> Profile:
+    _expect_mapping(value, where)
+    merged = dict(prof.defaults)
+    for name, v in value.items():
+        if name not in merged:
+            raise ProfileError(f"{where}.{name}: unknown default (known: {', '.join(merged)})")
+        merged[name] = _text(v, f"{where}.{name}")
+    return replace(prof, defaults=tuple(merged.items()))
+
+
+_FILES = (
+    ProfilePath("ulinux_conf", "/etc/config/uLinux.conf", "seen", "QTS's main INI settings file"),
+    ProfilePath("smb_conf", "/etc/config/smb.conf", "seen", "Samba config that smbd reads on QTS"),
+    ProfilePath("nss_ldap_conf", "/etc/config/nss_ldap.conf", "seen",
+                "PADL nss_ldap config QTS regenerates on Apply; jcqnap only reads it"),
+    ProfilePath("root_secret", "/etc/config/jcqnap_ldap_root.secret", "unconfirmed",
+                "QTS keeps the Root DN password encrypted in /etc/config/nss_ldap.ensecret (format "
+                "undisclosed); this profile stores it in a 0600 file written from stdin"),
+)
+
+_TOOLS = (
+    ProfilePath("getcfg", "/sbin/getcfg", "seen", "getcfg SECTION KEY [-f FILE] [-d DEFAULT] [-u]"),
+    ProfilePath("setcfg", "/sbin/setcfg", "seen", "setcfg SECTION KEY VALUE [-f FILE]; setcfg -e erases"),
+)
+
+_SETTINGS = (
+    Setting("enable", "ulinux_conf", "LDAP", "Enable", "seen", (("true", "TRUE"), ("false", "FALSE")),
+            note="a stock box has no [LDAP] section until LDAP is first applied: missing = off"),
+    Setting("server", "ulinux_conf", "LDAP", "Server", "unconfirmed", note="LDAP server host name or IP"),
+    Setting("port", "ulinux_conf", "LDAP", "Port", "unconfirmed",
+            note="QTS's UI implies the port from the security mode; missing = 636 (ldaps) or 389"),
+    Setting("security", "ulinux_conf", "LDAP", "Security", "unconfirmed",
+            (("ldaps", "SSL"), ("starttls", "TLS"), ("plain", "NONE")),
+            note="UI: ldaps:// (ldap + SSL), ldap:// (ldap + TLS), ldap:// (none)"),
+    Setting("base_dn", "ulinux_conf", "LDAP", "Base DN", "unconfirmed"),
+    Setting("root_dn", "ulinux_conf", "LDAP", "Root DN", "unconfirmed", note="the Samba service account"),
+    Setting("users_base_dn", "ulinux_conf", "LDAP", "Users Base DN", "unconfirmed"),
+    Setting("groups_base_dn", "ulinux_conf", "LDAP", "Group Base DN", "unconfirmed"),
+    Setting("smb_mode", "ulinux_conf", "LDAP", "Samba Auth", "unconfirmed",
+            (("ldap_only", "LDAP"), ("local_only", "LOCAL")),
+            note="UI: Microsoft Networking authenticates 'LDAP users only' or 'local users only'"),
+    Setting("workgroup", "ulinux_conf", "System", "Workgroup", "seen"),
+    Setting("smb_workgroup", "smb_conf", "global", "workgroup", "seen",
+            note="QNAP's own scripts write both workgroups, then run smb.sh restart"),
+    Setting("smb_passdb", "smb_conf", "global", "passdb backend", "seen", managed=False,
+            note="ldapsam:<uri> when LDAP users authenticate to SMB; rendered by smb.sh"),
+)
+
+_COMMANDS = (
+    Command("ldap_start", "/etc/init.d/ldap.sh start", "seen"),
+    Command("ldap_stop", "/etc/init.d/ldap.sh stop", "seen"),
+    Command("ldap_restart", "/etc/init.d/ldap.sh restart", "inferred", "the usual init-script verb"),
+    Command("smb_restart", "/etc/init.d/smb.sh restart", "seen"),
+    Command("ldap_status", "/etc/init.d/ldap.sh status", "unconfirmed",
+            "exit 0 when the LDAP client is on and running; QTS's UI 'Online' has no documented source"),
+    Command("smb_status", "/etc/init.d/smb.sh status", "unconfirmed", "exit 0 when smbd runs"),
+    Command("nss_user", "getent passwd {user}", "inferred", "a domain user resolves on the NAS"),
+    Command("nss_group", "getent group {group}", "inferred", "a domain group resolves on the NAS"),
+    Command("root_secret_write",
+            "umask 077 && cat > {secret_file}.new && chmod 600 {secret_file}.new"
+            " && mv -f {secret_file}.new {secret_file}",
+            "unconfirmed", "the password arrives on stdin, never on a command line"),
+    Command("root_secret_erase", "rm -f {secret_file}", "unconfirmed"),
+)
+
+DEFAULT_PROFILE = Profile(
+    files=_FILES,
+    tools=_TOOLS,
+    settings=_SETTINGS,
+    commands=_COMMANDS,
+    defaults=(("workgroup", "NAS"),),
+)
+"""The profile jcqnap uses unless stack config overrides it."""
