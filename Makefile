@@ -36,7 +36,7 @@ test: bootstrap lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy jcqnap tests bench
+	$(VENV)/bin/mypy jcqnap tests $(wildcard bench)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
