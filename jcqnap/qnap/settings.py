@@ -98,7 +98,8 @@ def read_settings_script(profile: Profile, nonce: str, *, include_status: bool =
         )
     if include_status:
         for name in STATUS_COMMANDS:
-            lines.append(f"{profile.command(name)} </dev/null >/dev/null 2>&1")
+            # A subshell, so a status command that exits or execs cannot end the read early.
+            lines.append(f"( {profile.command(name)} ) </dev/null >/dev/null 2>&1")
             lines.append(f"printf '%s %s\\n' {q(f'{m} status {name}')} \"$?\"")
     lines.append(f"printf '%s\\n' {q(f'{m} done')}")
     return "\n".join(lines) + "\n"
