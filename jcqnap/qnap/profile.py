@@ -313,6 +313,9 @@ _FILES = (
     ProfilePath("root_secret", "/etc/config/jcqnap_ldap_root.secret", "unconfirmed",
                 "QTS keeps the Root DN password encrypted in /etc/config/nss_ldap.ensecret (format "
                 "undisclosed); this profile stores it in a 0600 file written from stdin"),
+    ProfilePath("ca_cert", "/etc/config/jcqnap_ldap_ca.pem", "unconfirmed",
+                "where LdapConfig installs its optional ca_cert (PEM, 0644); QTS's own CA store for LDAP "
+                "is undocumented, so point this at whatever your firmware's LDAP client trusts"),
 )
 
 _TOOLS = (
