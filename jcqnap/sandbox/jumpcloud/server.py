@@ -1,0 +1,189 @@
+"""The emulator's HTTP layer: a stdlib ``ThreadingHTTPServer`` on 127.0.0.1.
+
+Order for an ``/api`` request: injected latency → injected fault (if sampled) → ``x-api-key``
+check → route → handler. Every ``/api`` request is logged with its final status. Sandbox hooks
+live at the server root under ``/_sandbox/`` and need no key:
+
+- ``POST /_sandbox/faults`` ``{"status","rate","retry_after","latency_ms"}`` (``{}`` clears),
+  ``GET`` shows, ``DELETE`` clears;
+- ``GET /_sandbox/requests`` (oldest first), ``DELETE /_sandbox/requests`` or
+  ``POST /_sandbox/requests/clear``;
+- ``POST /_sandbox/reset``: clears backend, directory, faults and log (keeps org and LDAP server);
+- ``GET /_sandbox/health``: ``{"ok": true, "org_id": ...}``.
+
+Any error is a JSON error body; bad input is a 4xx, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jcqnap.sandbox.jumpcloud import urls
+from jcqnap.sandbox.jumpcloud.exceptions import BadRequest, JumpCloudError, NotFound, error_body
+from jcqnap.sandbox.jumpcloud.hooks import FaultConfig, Hooks
+from jcqnap.sandbox.jumpcloud.models import JumpCloudBackend
+from jcqnap.sandbox.jumpcloud.responses import ApiRequest, ApiResponse
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """Holds the backend and the hooks for the request handlers."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int, backend: JumpCloudBackend, hooks: Hooks | None = None) -> None:
+        self.backend = backend
+        self.hooks = hooks or Hooks()
+        super().__init__(("127.0.0.1", port), EmulatorHandler)
+
+
+class EmulatorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "jcqnap-sandbox"
+    sys_version = ""
+    timeout = 30  # socket timeout: a stuck client cannot pin a thread forever
+    server: EmulatorServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # the request log hook replaces access logging (and never records bodies)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _send(self, resp: ApiResponse) -> None:
+        data = b"" if resp.body is None or resp.status == 204 else json.dumps(resp.body).encode()
+        self.send_response(resp.status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in resp.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _read_body(self) -> Any:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadRequest("invalid Content-Length") from None
+        if length > MAX_BODY:
+            self.close_connection = True
+            raise BadRequest("request body too large")
+        raw = self.rfile.read(length) if length > 0 else b""
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise BadRequest("request body is not valid JSON") from None
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        body: Any = None
+        early: JumpCloudError | None = None
+        try:
+            body = self._read_body()
+        except JumpCloudError as exc:
+            early = exc
+        if split.path.startswith("/_sandbox/"):
+            self._send(self._hook(split.path, body) if early is None else ApiResponse(early.code, early.body()))
+            return
+        resp = self._api(split.path, split.query, body, early)
+        if split.path.startswith(urls.API_PREFIX + "/") or split.path == urls.API_PREFIX:
+            self.server.hooks.record(self.command, split.path, split.query, resp.status)
+        self._send(resp)
+
+    def _api(self, path: str, raw_query: str, body: Any, early: JumpCloudError | None) -> ApiResponse:
+        hooks, backend = self.server.hooks, self.server.backend
+        faults, fire = hooks.fault_for_request()
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if fire and faults.status is not None:
+            headers = {} if faults.retry_after is None else {"Retry-After": str(faults.retry_after)}
+            return ApiResponse(faults.status, error_body(faults.status, "injected fault"), headers)
+        try:
+            if not path.startswith(urls.API_PREFIX + "/"):
+                raise NotFound(f"no such path: {path}")
+            backend.authenticate(self.headers.get("x-api-key"), self.headers.get("x-org-id"))
+            handler, params = urls.resolve(self.command, path)
+            if early is not None:
+                raise early
+            request = ApiRequest(self.command, path, parse_qs(raw_query, keep_blank_values=True), body, params)
+            return handler(backend, request)
+        except JumpCloudError as exc:
+            return ApiResponse(exc.code, exc.body())
+        except Exception:
+            log.exception("unexpected error on %s %s", self.command, path)
+            return ApiResponse(500, error_body(500, "internal error in the emulator"))
+
+    def _hook(self, path: str, body: Any) -> ApiResponse:
+        hooks, backend = self.server.hooks, self.server.backend
+        route = (self.command, path.rstrip("/"))
+        try:
+            if route == ("POST", "/_sandbox/faults"):
+                hooks.set_faults(FaultConfig.parse(body))
+                return ApiResponse(200, hooks.faults_dict())
+            if route == ("GET", "/_sandbox/faults"):
+                return ApiResponse(200, hooks.faults_dict())
+            if route == ("DELETE", "/_sandbox/faults"):
+                hooks.set_faults(FaultConfig())
+                return ApiResponse(200, hooks.faults_dict())
+            if route == ("GET", "/_sandbox/requests"):
+                return ApiResponse(200, hooks.requests())
+            if route in (("DELETE", "/_sandbox/requests"), ("POST", "/_sandbox/requests/clear")):
+                hooks.clear_requests()
+                return ApiResponse(204)
+            if route == ("POST", "/_sandbox/reset"):
+                backend.reset()
+                hooks.reset()
+                return ApiResponse(204)
+            if route == ("GET", "/_sandbox/health"):
+                return ApiResponse(200, {"ok": True, "org_id": backend.org_id})
+            raise NotFound(f"no such sandbox hook: {self.command} {path}")
+        except JumpCloudError as exc:
+            return ApiResponse(exc.code, exc.body())
+        except Exception:
+            log.exception("unexpected error on hook %s %s", self.command, path)
+            return ApiResponse(500, error_body(500, "internal error in the emulator"))
+
+
+def serve(config: dict[str, Any], port: int) -> None:
+    """Run the emulator until killed: backend in memory, projected into slapd over ldapi.
+
+    ``config`` comes from the 0600 ``emulator.json`` the CLI writes: ``org_id``,
+    ``ldap_server_id``, ``api_key_sha256`` and ``ldapi_uri``. The API key itself never reaches
+    this process.
+    """
+    from jcqnap.sandbox.ldap_projection import LdapProjection
+
+    backend = JumpCloudBackend(config["org_id"], config["ldap_server_id"], config["api_key_sha256"])
+    projection = LdapProjection(config["ldapi_uri"])
+    projection.attach(backend)
+    server = EmulatorServer(port, backend)
+    log.info("JumpCloud emulator for org %s on http://127.0.0.1:%d/api", backend.org_id, port)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        projection.close()
