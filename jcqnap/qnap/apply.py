@@ -29,8 +29,9 @@ from jcqnap.qnap.profile import Profile
 from jcqnap.qnap.settings import NasSettings, new_nonce, parse_settings_output, read_settings_script, setcfg_command
 from jcqnap.qnap.ssh import NasSession, SshError
 
-#: Files whose bytes are snapshotted before a write (profile file names; missing ones are skipped).
-SNAPSHOT_FILES = ("ulinux_conf", "smb_conf", "root_secret", "ca_cert")
+#: Files whose bytes are snapshotted before a write (profile file names; missing ones are skipped). The
+#: generated nss_ldap.conf is included so a rollback leaves no trace of the attempted settings there.
+SNAPSHOT_FILES = ("ulinux_conf", "smb_conf", "nss_ldap_conf", "root_secret", "ca_cert")
 
 #: How long verification waits for nslcd/smbd and NSS to answer after an apply.
 VERIFY_SECONDS = 20
