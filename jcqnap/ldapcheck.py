@@ -9,6 +9,7 @@ filter is escaped.
 
 from __future__ import annotations
 
+import math
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -93,7 +94,13 @@ def connect(
         get_info=None,
     )
     conn = Connection(
-        server, user=bind_dn, password=password, receive_timeout=timeout, raise_exceptions=True, read_only=True
+        server,
+        user=bind_dn,
+        password=password,
+        # ldap3 packs this into a socket option with struct: it must be a whole number of seconds.
+        receive_timeout=max(1, math.ceil(timeout)),
+        raise_exceptions=True,
+        read_only=True,
     )
     where = f"LDAP {mode} {parts.hostname}:{server.port} as {bind_dn}"
     try:
