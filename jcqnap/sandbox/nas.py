@@ -40,6 +40,11 @@ ADMIN_USER = "admin"
 SHARE_NAME = "share"
 TOOLS_DIR = Path(__file__).resolve().parent / "nas_tools"
 OVERLAYS = {"etc": "/etc", "sbin": "/usr/sbin"}
+NAS_CA = "/etc/ssl/jcqnap-sandbox-ca.pem"
+# The share is bind-mounted at /srv inside the NAS (the host's /srv is only hidden there, never
+# written): LDAP users (and nslcd) must traverse to what they use, and the state dir may sit
+# under a 0700 directory. Without a host /srv the share lives in the NAS's private /run instead.
+SHARE_MOUNT = "/srv" if os.path.isdir("/srv") else "/run"
 
 
 class NasError(RuntimeError):
@@ -110,19 +115,22 @@ def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], pro
     for sub in ("etc", "sbin", "run/sshd", "run/nslcd", "run/samba", "run/lock", "logs", "ssh", "samba",
                 ".work/etc", ".work/sbin", "home/admin"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    share = d / "share"
-    share.mkdir(exist_ok=True)
+    share = _share_host_path(d)
+    share.mkdir(parents=True, exist_ok=True)
+    share.parent.chmod(0o755)
     share.chmod(0o1777)  # any authenticated domain user may write, as the share promises
     (d / "samba").chmod(0o700)
     _keygen(d / "ssh" / "ssh_host_ed25519_key", f"jcqnap-nas-{name}")
     _keygen(d / "ssh" / "admin_id_ed25519", f"admin@{name}")
     (d / "ssh" / "authorized_keys").write_text((d / "ssh" / "admin_id_ed25519.pub").read_text())
     ca = ldap.get("ca_cert")
-    if ca and Path(ca).is_file():
-        shutil.copyfile(ca, d / "ca.pem")
+    if ca and Path(ca).is_file():  # inside /etc, so nslcd (not root) can read it
+        _upper(d, NAS_CA).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca, _upper(d, NAS_CA))
+        _upper(d, NAS_CA).chmod(0o644)
     conf = {
-        "name": name, "nas_dir": str(d), "profile": profile.to_dict(), "ca_cert": str(d / "ca.pem"),
-        "smb_port": info["smb_port"], "share_name": SHARE_NAME, "share_path": str(share),
+        "name": name, "nas_dir": str(d), "profile": profile.to_dict(), "ca_cert": NAS_CA,
+        "smb_port": info["smb_port"], "share_name": SHARE_NAME, "share_path": f"{SHARE_MOUNT}/{SHARE_NAME}",
         "samba_dir": str(d / "samba"), "netbios_name": name.upper()[:15],
     }
     (d / "nas.json").write_text(json.dumps(conf, indent=2) + "\n")
@@ -148,8 +156,13 @@ def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], pro
     proc.write_private(etc / "shadow", "\n".join(shadow) + "\n", 0o640)
     _write_if_missing(etc / "nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n")
     (etc / "ldap").mkdir(exist_ok=True)
-    (etc / "ldap" / "ldap.conf").write_text(f"TLS_CACERT {d / 'ca.pem'}\nTLS_REQCERT demand\n")
+    (etc / "ldap" / "ldap.conf").write_text(f"TLS_CACERT {NAS_CA}\nTLS_REQCERT demand\n")
     (d / "ssh" / "sshd_config").write_text(_sshd_config(d, info["ssh_port"]))
+
+
+def _share_host_path(d: Path) -> Path:
+    """Where the share's files are on the host (tests read them there)."""
+    return d / ("srv" if SHARE_MOUNT == "/srv" else "run") / SHARE_NAME
 
 
 def _upper(d: Path, nas_path: str) -> Path:
@@ -196,6 +209,7 @@ def _start_holder(d: Path) -> int:
         *(f"mount -t overlay overlay -o lowerdir={m},upperdir={d / s},workdir={d / '.work' / s} {m}"
           for s, m in OVERLAYS.items()),
         f"mount --bind {d / 'run'} /run",
+        *([f"mount --bind {d / 'srv'} /srv"] if SHARE_MOUNT == "/srv" else []),
     ]
     _nsenter(holder.pid, ["sh", "-c", "set -e; " + "; ".join(mounts)], check=True)
     return holder.pid
@@ -246,7 +260,7 @@ def start_nas(state_dir: Path, name: str, ldap: dict[str, Any] | None = None,
     info: dict[str, Any] = {
         "name": name, "ssh_host": "127.0.0.1", "ssh_port": ssh_port, "admin_user": ADMIN_USER,
         "admin_password": old.get("admin_password") or secrets.token_urlsafe(18),
-        "smb_port": smb_port, "share": SHARE_NAME, "share_path": str(d / "share"),
+        "smb_port": smb_port, "share": SHARE_NAME, "share_path": str(_share_host_path(d)),
         "admin_key_path": str(d / "ssh" / "admin_id_ed25519"),
     }
     _prepare(d, name, info, ldap or {}, profile)

@@ -124,7 +124,6 @@ def stop(conf: dict[str, Any]) -> int:
 
 def start(conf: dict[str, Any]) -> int:
     sets, erases, password = render(conf)  # validate everything before touching anything
-    stop(conf)
     smb_conf = conf["profile"]["files"]["smb_conf"]
     qtscfg.update(smb_conf, sets, erases)
     for sub in ("private", "lock", "state", "cache"):
@@ -132,9 +131,12 @@ def start(conf: dict[str, Any]) -> int:
     os.makedirs(os.path.join(conf["nas_dir"], "run", "samba", "ncalrpc"), exist_ok=True)
     log = os.path.join(conf["nas_dir"], "logs", "smb.sh.log")
     if password is not None:
-        rc = lib.spawn(["/usr/bin/smbpasswd", "-c", smb_conf, "-W"], log, stdin_text=password + "\n")
+        # smbpasswd -W asks for the password twice, on stdin, so it never shows in ps.
+        rc = lib.spawn(["/usr/bin/smbpasswd", "-c", smb_conf, "-W"], log,
+                       stdin_text=f"{password}\n{password}\n")
         if rc != 0:
             raise lib.ApplyError(f"smbpasswd -W failed with exit {rc}")
+    stop(conf)
     rc = lib.spawn(["/usr/sbin/smbd", "-D", "-s", smb_conf], log)
     if rc != 0:
         raise lib.ApplyError(f"smbd exited with {rc}")
