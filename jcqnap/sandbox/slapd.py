@@ -111,9 +111,11 @@ TLSCACertificateFile {tls.ca_cert}
 TLSCertificateFile {tls.server_cert}
 TLSCertificateKeyFile {tls.server_key}
 
-# JumpCloud refuses anonymous binds.
+# JumpCloud refuses anonymous binds and requires TLS: simple binds need an encrypted channel
+# (LDAPS or StartTLS); the ldapi admin uses SASL EXTERNAL, not a simple bind.
 disallow bind_anon
 require authc
+security simple_bind=128
 # The local admin (root over ldapi, SASL EXTERNAL) is the rootdn: no password anywhere.
 authz-regexp "^{peer}$" "{ADMIN_DN}"
 

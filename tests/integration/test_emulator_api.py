@@ -57,9 +57,10 @@ def runbook(api: Api, sandbox: dict[str, Any]) -> dict[str, Any]:
                       json={"name": "JCWORK", "sid": "S-1-5-21-1111-2222-3333"}).json()
     groups = []
     for name, gid in (("NAS Users", 7001), ("NAS Admins", 7002)):
-        g = api.call("POST", "/v2/usergroups", 201,
-                     json={"name": name, "attributes": {"posixGroups": [{"id": gid, "name": name.lower().replace(" ", "-")}]}}).json()
-        api.call("POST", f"/v2/usergroups/{g['id']}/associations", 204, json={"op": "add", "type": "ldap_server", "id": ldap_id})
+        posix = [{"id": gid, "name": name.lower().replace(" ", "-")}]
+        g = api.call("POST", "/v2/usergroups", 201, json={"name": name, "attributes": {"posixGroups": posix}}).json()
+        bind = {"op": "add", "type": "ldap_server", "id": ldap_id}
+        api.call("POST", f"/v2/usergroups/{g['id']}/associations", 204, json=bind)
         current = api.call("GET", f"/v2/usergroups/{g['id']}", 200).json()
         current["attributes"]["sambaEnabled"] = True
         body = {k: v for k, v in current.items() if k in ("name", "description", "email", "attributes")}
@@ -117,7 +118,8 @@ def test_systemusers_list_paging_filter_fields_and_sort(api: Api) -> None:
 
 
 def test_systemuser_put_merges_and_delete_returns_the_user(api: Api) -> None:
-    u = api.call("POST", "/systemusers", 200, json={"username": "bob", "email": "bob@example.com", "firstname": "Bob"}).json()
+    body = {"username": "bob", "email": "bob@example.com", "firstname": "Bob"}
+    u = api.call("POST", "/systemusers", 200, json=body).json()
     upd = api.call("PUT", f"/systemusers/{u['_id']}", 200, json={"lastname": "Builder"}).json()
     assert upd["firstname"] == "Bob" and upd["lastname"] == "Builder" and upd["unix_uid"] == u["unix_uid"]
     gone = api.call("DELETE", f"/systemusers/{u['_id']}", 200).json()
