@@ -94,3 +94,23 @@ def seed_directory(sandbox: dict[str, Any], workgroup: str = "JCSANDBOX") -> Dir
         ca_cert_path=ldap["ca_cert"], ldap_host=ldap["host"], ldaps_port=int(ldap["ldaps_port"]),
         starttls_port=int(ldap["starttls_port"]),
     )
+
+
+def smb_put(nas: dict[str, Any], workgroup: str, user: str, password: str, name: str = "hello.txt") -> tuple[int, str]:
+    """Log in to the NAS share with smbclient and write a file; (exit code, output).
+
+    The password reaches smbclient through the PASSWD environment variable, not its command line.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+        f.write("written by jcqnap tests\n")
+        f.flush()
+        proc = subprocess.run(
+            ["smbclient", f"//127.0.0.1/{nas['share']}", "-p", str(nas["smb_port"]), "-U", user, "-W", workgroup,
+             "-m", "SMB3", "-c", f"put {f.name} {name}"],
+            env={**os.environ, "PASSWD": password}, capture_output=True, text=True, timeout=60, check=False,
+        )
+    return proc.returncode, proc.stdout + proc.stderr
