@@ -234,10 +234,11 @@ def _alive_holder(d: Path, info: dict[str, Any]) -> int | None:
 
 
 def _running(d: Path) -> bool:
+    # By pid and namespace, not by connecting: a probe would add a bogus session to sshd.log,
+    # which benchmarks count.
     info = _load_info(d)
     sshd = proc.read_pid(d / "run" / "sshd.pid")
-    return bool(_alive_holder(d, info) and sshd and proc.pid_alive(sshd)
-                and proc.port_answers("127.0.0.1", int(info.get("ssh_port", 0))))
+    return bool(_alive_holder(d, info) and sshd and proc.pid_alive(sshd) and _mnt_ns(sshd) == info["mnt_ns"])
 
 
 def _public_info(d: Path, info: dict[str, Any]) -> dict[str, Any]:
