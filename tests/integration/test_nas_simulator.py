@@ -346,6 +346,11 @@ def test_chain_ldap_users_open_the_share_with_their_jumpcloud_password(
             res = _smb(info, user, password, tmp_path, "ls")
             assert res.returncode != 0 and "NT_STATUS_LOGON_FAILURE" in res.stdout + res.stderr, user
 
+        box.ok(setcfg_logical(P, "smb_mode", "local_only") + " && " + P.command("smb_restart"))
+        local = _smb(info, "alice", pw["alice"], tmp_path, "ls")  # "local users only": LDAP users refused
+        assert local.returncode != 0 and "NT_STATUS_LOGON_FAILURE" in local.stdout + local.stderr
+        assert box.ok(P.command("nss_user", user="alice")).startswith("alice:")  # NSS itself still on
+
         box.ok(setcfg_logical(P, "enable", "false") + " && " + P.command("ldap_stop") + " && "
                + P.command("smb_restart"))
         off = _smb(info, "alice", pw["alice"], tmp_path, "ls")
