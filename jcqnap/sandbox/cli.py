@@ -164,10 +164,12 @@ def up(root: Path, nas_count: int | None) -> dict[str, Any]:
 
 def down(root: Path) -> None:
     nas = _nas_module()
-    if nas is not None and root.exists():
-        nas.stop_fleet(root)
-    process.stop_pid_file(_emulator_pid_file(root), expect=EMULATOR_MARK)
-    slapd.stop(slapd.SlapdPaths(root / "slapd"))
+    try:
+        if nas is not None and root.exists():
+            nas.stop_fleet(root)
+    finally:  # a failing NAS stop must not leave the emulator and slapd running
+        process.stop_pid_file(_emulator_pid_file(root), expect=EMULATOR_MARK)
+        slapd.stop(slapd.SlapdPaths(root / "slapd"))
 
 
 def status(root: Path) -> tuple[bool, dict[str, Any]]:
