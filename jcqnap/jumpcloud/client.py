@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util import Retry
 
 from jcqnap.errors import redact
@@ -134,6 +135,10 @@ class JumpCloudClient:
         except requests.exceptions.RetryError as exc:
             raise e.ServerError(method, path, "retries exhausted") from exc
         except requests.ConnectionError as exc:
+            # Once retries are used up, requests reports a read timeout as a ConnectionError.
+            reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+            if isinstance(reason, ReadTimeoutError):
+                raise e.Timeout(method, path, "no answer within the timeout, after retries") from exc
             raise e.Unreachable(method, path, f"cannot connect to {self._host()}") from exc
         if resp.status_code >= 300:
             raise self._error(method, path, resp)
