@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,14 @@ def directory_from_reference(name: str) -> DirectoryOutputs:
     )
 
 
+def _credential(nas_name: str, field: str) -> Callable[[Any], Any]:
+    def pick(creds: Any) -> Any:
+        entry = (creds or {}).get(nas_name) or {}
+        return entry.get(field)
+
+    return pick
+
+
 def build_site(
     spec: SiteSpec,
     cfg: StackConfig,
@@ -127,8 +136,8 @@ def build_site(
                     f"jcqnap:nasCredentials: no credentials for NAS {nas.name!r}; run: pulumi config set --secret "
                     f"--path 'nasCredentials.{nas.name}.password' <admin password>"
                 )
-            password = credentials.apply(lambda c, n=nas.name: (c.get(n) or {}).get("password"))
-            private_key = credentials.apply(lambda c, n=nas.name: (c.get(n) or {}).get("privateKey"))
+            password = credentials.apply(_credential(nas.name, "password"))
+            private_key = credentials.apply(_credential(nas.name, "privateKey"))
         verify_group = spec.verify_group or directory.linux_group_names.apply(lambda names: names[0] if names else None)
         ldap = LdapConfig(
             f"nas-{nas.name}",
