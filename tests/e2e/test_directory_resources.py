@@ -315,3 +315,37 @@ def test_state_pickles_carry_no_key_and_load_in_a_fresh_process(stack: Any, jc_r
                              timeout=60)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().startswith("jcqnap.providers.")
+
+
+def test_password_change_rotates_in_place(stack: Any, jc: JC, jc_reset: dict) -> None:
+    p, results = stack
+    p.up().check()
+    user_id = jc.user("svc-samba")["_id"]
+    old = p.outputs(show_secrets=True)["bindPassword"]
+    new = "Rotated-Passw0rd-1!"
+    p.config_set("bindPassword", new, secret=True)
+    res = p.preview("--expect-no-changes")
+    assert res.returncode == 7 and "bind-user" in res.output
+    jc.clear_log()
+    p.up().check()
+    assert writes(jc.log()) == [("PUT", f"/api/systemusers/{user_id}")]  # in place, no replace
+    assert jc.user("svc-samba")["_id"] == user_id
+    out = p.outputs(show_secrets=True)
+    assert out["bindPassword"] == new
+    ldap = jc_reset["ldap"]
+    assert can_bind(ldap["uri"], out["bindDn"], new, ldap["ca_cert"])
+    assert not can_bind(ldap["uri"], out["bindDn"], old, ldap["ca_cert"])
+    assert_no_secrets(p, results, jc_reset)
+
+
+def test_bad_inputs_fail_with_one_line_messages(stack: Any, jc: JC) -> None:
+    p, _ = stack
+    p.config_set("workgroup", "MY DOMAIN")
+    res = p.preview()
+    assert res.returncode != 0 and "workgroup:" in res.output and "Traceback" not in res.output
+    p.config_set("workgroup", "ACME")
+    p.config_set("groups", json.dumps([{**GROUPS[0], "members": ["alice", "nobody-here"]}]))
+    res = p.up()
+    assert res.returncode != 0
+    assert "no JumpCloud user named 'nobody-here'" in res.output and "Traceback" not in res.output
+    assert jc.groups() == []  # members are resolved before the group is created

@@ -1,7 +1,7 @@
 """Directory resources from config, for the e2e tests (the real composition lives in jcqnap.stack).
 
-Config (project namespace): bindUsername, bindEmail, workgroup, groups (list of objects with
-name, linuxName, gid, members, description?). JumpCloud connection: jcqnap:jumpcloudApiUrl,
+Config (project namespace): bindUsername, bindEmail, bindPassword (secret, optional), workgroup,
+groups (list of objects with name, linuxName, gid, members, description?). JumpCloud connection: jcqnap:jumpcloudApiUrl,
 jcqnap:jumpcloudApiKey (secret), jcqnap:jumpcloudOrgId, read by the providers' configure().
 """
 
@@ -12,7 +12,12 @@ from jcqnap.providers.samba_domain import SambaDomain
 from jcqnap.providers.samba_group import SambaGroup
 
 cfg = pulumi.Config()
-bind = BindUser("bind-user", username=cfg.require("bindUsername"), email=cfg.require("bindEmail"))
+bind = BindUser(
+    "bind-user",
+    username=cfg.require("bindUsername"),
+    email=cfg.require("bindEmail"),
+    password=cfg.get_secret("bindPassword"),  # optional: generated when not set
+)
 domain = SambaDomain("samba-domain", workgroup=cfg.require("workgroup"))
 groups = []
 for g in cfg.require_object("groups"):
