@@ -301,7 +301,7 @@ def read_raw(cfg: pulumi.Config) -> dict[str, Any]:
     Structured keys and numbers/booleans are JSON-decoded; a value that does not decode is kept as
     the raw string so `parse` can name the key in its error.
     """
-    from pulumi.runtime.config import CONFIG
+    from pulumi.runtime.config import CONFIG, is_config_secret
 
     raw: dict[str, Any] = {}
     for full_key in CONFIG.get():
@@ -311,11 +311,18 @@ def read_raw(cfg: pulumi.Config) -> dict[str, Any]:
         value = cfg.get(key)
         if value is None:
             continue
+        decoded: Any = value
         if key in STRUCTURED_KEYS or key in SCALAR_KEYS:
             try:
-                raw[key] = json.loads(value)
+                decoded = json.loads(value)
             except json.JSONDecodeError:
-                raw[key] = value
-        else:
-            raw[key] = value
+                decoded = value
+        # Pulumi.yaml gives optional keys empty defaults; empty means "not set".
+        if decoded in ("", [], {}) or (key == "ldapPort" and decoded == 0):
+            continue
+        raw[key] = decoded
+    for key in SECRET_KEYS:
+        if cfg.get(key) is not None and not is_config_secret(f"{NS}:{key}"):
+            raise ConfigError(f"{NS}:{key}: is stored in plaintext; set it again with: "
+                              f"pulumi config set --secret {key}")
     return raw

@@ -21,13 +21,39 @@ API_KEY_KEY = "jumpcloudApiKey"
 ORG_ID_KEY = "jumpcloudOrgId"
 #: Optional: read timeout in seconds for each JumpCloud call (connect timeout stays 5 s).
 TIMEOUT_KEY = "jumpcloudTimeout"
+#: Local sandbox stacks: path of sandbox.json, which holds the emulator's URL, key and org id.
+SANDBOX_KEY = "sandbox"
 
 _settings: JumpCloudSettings | None = None
 _config_error: str | None = None
 
 
+def sandbox_settings(path: str) -> dict[str, str]:
+    """Connection settings of the local sandbox (`jcqnap:sandbox` points at its sandbox.json).
+
+    Local stacks read the emulator's URL and key from the sandbox file instead of keeping a secret
+    in their stack file; the key then lives only in this process's memory.
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise JcqnapError(f"jcqnap:sandbox: {p} does not exist; start the sandbox with: make sandbox-up")
+    jc = json.loads(p.read_text())["jumpcloud"]
+    return {API_URL_KEY: jc["api_url"], API_KEY_KEY: jc["api_key"], ORG_ID_KEY: jc["org_id"]}
+
+
 def settings_from_config(get: Any) -> JumpCloudSettings:
     """Build settings from a `get(key)` over the `jcqnap:` config namespace."""
+    sandbox_path = get(SANDBOX_KEY)
+    if sandbox_path:
+        from_sandbox = sandbox_settings(str(sandbox_path))
+        plain_get = get
+
+        def get(key: str) -> Any:
+            return from_sandbox.get(key) or plain_get(key)
+
     api_key = get(API_KEY_KEY)
     if not api_key:
         raise JcqnapError(

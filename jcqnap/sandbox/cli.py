@@ -194,7 +194,9 @@ def _print_endpoints(info: dict[str, Any]) -> None:
     print(f"CA cert       : {ldap['ca_cert']}")
     print(f"Base DN       : {ldap['base_dn']}")
     for nas in info.get("nas") or []:
-        print(f"NAS           : {json.dumps(nas)}")
+        # The admin password stays in sandbox.json (0600); the host key is public and worth pinning.
+        print(f"NAS {nas['name']:<9} : ssh {nas['admin_user']}@{nas['ssh_host']} -p {nas['ssh_port']}, "
+              f"SMB //{nas['ssh_host']}/{nas['share']} port {nas['smb_port']}, host key {nas['host_key']}")
 
 
 def main(argv: list[str] | None = None) -> int:
