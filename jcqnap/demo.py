@@ -87,7 +87,7 @@ def destroy_stack(stack: str, env: dict[str, str]) -> int:
     log(f"pulumi destroy on {stack}")
     rc = pulumi("destroy", "--yes", "--skip-preview", "--stack", stack, "--non-interactive", env=env).returncode
     if rc == 0:
-        pulumi("stack", "rm", stack, "--yes", "--non-interactive", env=env, capture=True)
+        pulumi("stack", "rm", stack, "--yes", "--preserve-config", "--non-interactive", env=env, capture=True)
     return rc
 
 
