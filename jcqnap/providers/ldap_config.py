@@ -145,7 +145,13 @@ def status_of(fact: Fact, props: dict[str, Any]) -> tuple[str, str]:
         return "offline", f"user {user!r} does not resolve on the NAS (NSS/LDAP lookup failed)"
     if fact.nss.get("group", 0) != 0:
         return "offline", f"group {group!r} does not resolve on the NAS (NSS/LDAP lookup failed)"
-    return "online", "LDAP enabled, nslcd and smbd running" + (f", {user!r} resolves" if user else "")
+    return "online", online_reason(props)
+
+
+def online_reason(props: dict[str, Any]) -> str:
+    """The status text of a healthy NAS; `create`/`update` and `read` agree on it, so a refresh is quiet."""
+    user, _ = verify_names(props)
+    return "LDAP enabled, nslcd and smbd running" + (f", {user!r} resolves" if user else "")
 
 
 class LdapConfigProvider(JcqnapProvider):
@@ -217,7 +223,7 @@ class LdapConfigProvider(JcqnapProvider):
     def _outputs(props: dict[str, Any], original: str) -> dict[str, Any]:
         outs = {k: props.get(k) for k in ALL_FIELDS}
         outs.update(enabled=True, original_workgroup=original, ldap_status="online",
-                    ldap_status_reason="verified after apply")
+                    ldap_status_reason=online_reason(props))
         return outs
 
 
