@@ -19,6 +19,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv"
 PASSPHRASE = "e2e-test-passphrase"
+COPY_IGNORE = (
+    "__pycache__", ".pulumi*", ".venv", ".git", ".sandbox*", "*.egg-info", ".mypy_cache", ".ruff_cache",
+    ".pytest_cache", ".ci", "tests", "bench", "docs", "tools", "examples", "jcqnap", "build",
+)
 
 
 @dataclass
@@ -53,7 +57,9 @@ class PulumiProject:
 
     def __init__(self, source: Path, workdir: Path, engine: str, extra_env: dict[str, str] | None = None):
         self.dir = workdir / "project"
-        shutil.copytree(source, self.dir, ignore=shutil.ignore_patterns("__pycache__", ".pulumi*"))
+        # The project's Python code comes from the editable install; copy only the Pulumi project files
+        # (this also keeps the venv, the sandbox state and git out of the copy of the repository root).
+        shutil.copytree(source, self.dir, ignore=shutil.ignore_patterns(*COPY_IGNORE))
         (self.dir / "stacks").mkdir(exist_ok=True)
         if not (self.dir / ".venv").exists():
             (self.dir / ".venv").symlink_to(VENV)
@@ -85,6 +91,11 @@ class PulumiProject:
         return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
 
     # -- conveniences -------------------------------------------------------------------------
+    def use(self, stack: str) -> PulumiProject:
+        """Make `stack` (already initialised in this backend) the one the conveniences act on."""
+        self.stack = stack
+        return self
+
     def init(self, stack: str) -> PulumiProject:
         self.stack = stack
         self.run("stack", "init", stack).check()
