@@ -21,7 +21,6 @@ import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from jcqnap.config import load_sandbox
@@ -30,8 +29,6 @@ from jcqnap.ldapcheck import check_directory
 from jcqnap.qnap.apply import read_fact
 from jcqnap.qnap.profile import DEFAULT_PROFILE, Profile
 from jcqnap.qnap.ssh import NasSession, NasTarget
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -44,7 +41,7 @@ class Check:
 
 
 def _pulumi_json(*args: str) -> Any:
-    res = subprocess.run(["pulumi", *args, "--json", "--non-interactive"], cwd=ROOT, capture_output=True,
+    res = subprocess.run(["pulumi", *args, "--json", "--non-interactive"], cwd=os.getcwd(), capture_output=True,
                          text=True, timeout=300, check=False)
     if res.returncode != 0:
         raise JcqnapError(f"pulumi {args[0]} {args[1]} failed: {res.stderr.strip().splitlines()[-1:]}; "
