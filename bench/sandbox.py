@@ -1,0 +1,161 @@
+"""The benchmark's own sandbox: started in a temp dir, stopped at the end (always), and the
+counters the figures come from (the emulator's request log, the NAS simulators' sshd logs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TIMEOUT = 30
+
+
+@dataclass
+class Calls:
+    """What the emulator logged between two marks."""
+
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.log)
+
+    @property
+    def gets(self) -> int:
+        return sum(1 for r in self.log if r["method"] == "GET")
+
+    @property
+    def writes(self) -> int:
+        return sum(1 for r in self.log if r["method"] in WRITES)
+
+    @property
+    def continuation_pages(self) -> int:
+        """GETs for a second or later page (`skip` > 0): the "plus paging" part of the budget."""
+        n = 0
+        for r in self.log:
+            skip = parse_qs(r.get("query") or "").get("skip", ["0"])[0]
+            if r["method"] == "GET" and skip not in ("", "0"):
+                n += 1
+        return n
+
+    @property
+    def throttled(self) -> int:
+        return sum(1 for r in self.log if r["status"] == 429)
+
+    def by_route(self) -> Counter[str]:
+        """Method and path with ids folded, e.g. `GET /api/v2/usergroups/{id}/members`."""
+        out: Counter[str] = Counter()
+        for r in self.log:
+            parts = ["{id}" if len(p) == 24 and all(c in "0123456789abcdef" for c in p) else p
+                     for p in r["path"].split("/")]
+            out[f"{r['method']} {'/'.join(parts)}"] += 1
+        return out
+
+
+class BenchSandbox:
+    """`python -m jcqnap.sandbox up|down` with JCQNAP_SANDBOX_DIR set to `state`."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.env = {**os.environ, "JCQNAP_SANDBOX_DIR": str(state)}
+        self.info: dict[str, Any] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def up(self) -> None:
+        subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up"], cwd=ROOT, env=self.env, check=True,
+                       capture_output=True, text=True, timeout=300)
+        self.info = json.loads((self.state / "sandbox.json").read_text())
+
+    def down(self) -> None:
+        subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "down"], cwd=ROOT, env=self.env, check=False,
+                       capture_output=True, text=True, timeout=300)
+
+    @property
+    def json_path(self) -> Path:
+        return self.state / "sandbox.json"
+
+    @property
+    def api(self) -> str:
+        return str(self.info["jumpcloud"]["api_url"])
+
+    @property
+    def hooks(self) -> str:
+        return str(self.info["jumpcloud"]["sandbox_url"]) + "/_sandbox"
+
+    @property
+    def nas_names(self) -> list[str]:
+        return [str(n["name"]) for n in self.info["nas"]]
+
+    # -- emulator ------------------------------------------------------------------------------
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        resp = requests.post(f"{self.hooks}/faults", json=faults, timeout=TIMEOUT)
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    def clear_requests(self) -> None:
+        requests.delete(f"{self.hooks}/requests", timeout=TIMEOUT).raise_for_status()
+
+    def requests_log(self) -> Calls:
+        resp = requests.get(f"{self.hooks}/requests", timeout=TIMEOUT)
+        resp.raise_for_status()
+        return Calls(list(resp.json()))
+
+    def create_users(self, usernames: list[str]) -> None:
+        """Create the people groups will name as members (as an admin would in the console)."""
+        headers = {"x-api-key": self.info["jumpcloud"]["api_key"], "Content-Type": "application/json"}
+
+        def one(username: str) -> None:
+            body = {"username": username, "email": f"{username}@example.com", "firstname": username,
+                    "lastname": "Bench", "password": f"Bench-{username}-pw1!", "activated": True}
+            resp = requests.post(f"{self.api}/systemusers", json=body, headers=headers, timeout=TIMEOUT)
+            if resp.status_code >= 300 and "already exists" not in resp.text.lower():
+                resp.raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(one, usernames))
+
+    # -- NAS simulators ------------------------------------------------------------------------
+    def ssh_sessions(self) -> dict[str, int]:
+        """Accepted SSH logins per NAS since the simulator started (sshd's own log)."""
+        out = {}
+        for name in self.nas_names:
+            log = self.state / "nas" / name / "logs" / "sshd.log"
+            text = log.read_text(errors="replace") if log.exists() else ""
+            out[name] = sum(1 for line in text.splitlines() if "Accepted" in line)
+        return out
+
+    def nas_commands(self) -> dict[str, int]:
+        """Commands run per NAS so far (the simulator's commands.jsonl)."""
+        out = {}
+        for name in self.nas_names:
+            log = self.state / "nas" / name / "logs" / "commands.jsonl"
+            out[name] = len(log.read_text().splitlines()) if log.exists() else 0
+        return out
+
+
+@dataclass
+class Mark:
+    """Counters at one moment; `since()` on a later moment gives what happened in between."""
+
+    sandbox: BenchSandbox
+    ssh: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def now(cls, sandbox: BenchSandbox) -> Mark:
+        sandbox.clear_requests()
+        return cls(sandbox, sandbox.ssh_sessions())
+
+    def since(self) -> tuple[Calls, dict[str, int]]:
+        after = self.sandbox.ssh_sessions()
+        return self.sandbox.requests_log(), {k: after[k] - self.ssh.get(k, 0) for k in after}
