@@ -10,6 +10,7 @@ Samba flag, the binding and the members (as usernames).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypedDict
 
 import pulumi
@@ -123,13 +124,19 @@ class SambaGroupProvider(JumpCloudProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with client() as jc:
-            try:
-                group = jc.get_user_group(id_)
-            except NotFound:
-                return gone()
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
-            bound = ldap_id in jc.list_group_association_ids(id_, "ldap_server")
-            ids = jc.list_group_member_ids(id_)
+            # The group, its binding and its members are independent reads: issue them together, so
+            # a refresh waits one round trip per group instead of three (bench/run.py, figure 5).
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                group_f = pool.submit(jc.get_user_group, id_)
+                bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
+                ids_f = pool.submit(jc.list_group_member_ids, id_)
+                try:
+                    group = group_f.result()
+                except NotFound:
+                    return gone()
+                bound = ldap_id in bound_f.result()
+                ids = ids_f.result()
             known = {uid: name for name, uid in (props.get("member_ids") or {}).items()}
             members: dict[str, str] = {}
             for user_id in ids:
