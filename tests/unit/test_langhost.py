@@ -33,6 +33,6 @@ def test_standin_runs_main_of_the_requested_directory(tmp_path, monkeypatch) -> 
     server._program_dir = str(tmp_path)
     monkeypatch.chdir(tmp_path)
     server.program()
-    import marker_mod  # type: ignore[import-not-found]
+    import marker_mod
 
     assert marker_mod.hit == ["__main__"]
