@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import requests
 
@@ -39,15 +38,24 @@ class Calls:
     def writes(self) -> int:
         return sum(1 for r in self.log if r["method"] in WRITES)
 
-    @property
-    def continuation_pages(self) -> int:
-        """GETs for a second or later page (`skip` > 0): the "plus paging" part of the budget."""
+    def per_object_gets(self, shared_ids: set[str]) -> int:
+        """GETs of one object or of a list under it (a path with an id not in `shared_ids`, e.g. the
+        LDAP server's); the other GETs are list pages shared by every object."""
         n = 0
         for r in self.log:
-            skip = parse_qs(r.get("query") or "").get("skip", ["0"])[0]
-            if r["method"] == "GET" and skip not in ("", "0"):
+            ids = {p for p in r["path"].split("/") if _is_id(p)}
+            if r["method"] == "GET" and ids - shared_ids:
                 n += 1
         return n
+
+    def repeated_list_pages(self, shared_ids: set[str]) -> int:
+        """List pages (not per object) fetched more than once with the same query."""
+        seen: Counter[str] = Counter()
+        for r in self.log:
+            ids = {p for p in r["path"].split("/") if _is_id(p)}
+            if r["method"] == "GET" and not ids - shared_ids:
+                seen[f"{r['path']}?{r.get('query') or ''}"] += 1
+        return sum(n - 1 for n in seen.values())
 
     @property
     def throttled(self) -> int:
@@ -57,10 +65,13 @@ class Calls:
         """Method and path with ids folded, e.g. `GET /api/v2/usergroups/{id}/members`."""
         out: Counter[str] = Counter()
         for r in self.log:
-            parts = ["{id}" if len(p) == 24 and all(c in "0123456789abcdef" for c in p) else p
-                     for p in r["path"].split("/")]
+            parts = ["{id}" if _is_id(p) else p for p in r["path"].split("/")]
             out[f"{r['method']} {'/'.join(parts)}"] += 1
         return out
+
+
+def _is_id(segment: str) -> bool:
+    return len(segment) == 24 and all(c in "0123456789abcdef" for c in segment)
 
 
 class BenchSandbox:
@@ -92,6 +103,10 @@ class BenchSandbox:
     @property
     def hooks(self) -> str:
         return str(self.info["jumpcloud"]["sandbox_url"]) + "/_sandbox"
+
+    @property
+    def ldap_server_id(self) -> str:
+        return str(self.info["jumpcloud"]["ldap_server_id"])
 
     @property
     def nas_names(self) -> list[str]:
