@@ -92,6 +92,19 @@ def wanted_settings(props: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def settings_changed(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """True when the last confirmed state wants other NAS settings than the inputs do.
+
+    The NAS may already hold the new values without having applied them: an earlier run wrote them
+    and lost its SSH connection before the restart. An update that changes settings therefore always
+    applies, even when the NAS's files already match.
+    """
+    try:
+        return wanted_settings(olds) != wanted_settings(news)
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
 def verify_names(props: dict[str, Any]) -> tuple[str | None, str | None]:
     user = props.get("verify_user") or default_verify_user(str(props.get("root_dn") or ""))
     return user, props.get("verify_group") or None
@@ -179,7 +192,7 @@ class LdapConfigProvider(JcqnapProvider):
         profile = profile_of(news)
         rotate = news.get("root_password") != olds.get("root_password")
         with session_of(news) as nas:
-            self._converge(nas, profile, news, write_secret=rotate)
+            self._converge(nas, profile, news, write_secret=rotate, force_apply=settings_changed(olds, news))
         original = olds.get("original_workgroup") or profile.default("workgroup")
         return UpdateResult(self._outputs(news, original))
 
@@ -206,7 +219,9 @@ class LdapConfigProvider(JcqnapProvider):
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
-    def _converge(nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool) -> Outcome:
+    def _converge(
+        nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool, force_apply: bool = False
+    ) -> Outcome:
         user, group = verify_names(props)
         change = Change(
             settings=wanted_settings(props),
@@ -217,7 +232,7 @@ class LdapConfigProvider(JcqnapProvider):
             verify_user=user,
             verify_group=group,
         )
-        return Transaction(nas, profile).run(change)
+        return Transaction(nas, profile).run(change, force_apply=force_apply)
 
     @staticmethod
     def _outputs(props: dict[str, Any], original: str) -> dict[str, Any]:

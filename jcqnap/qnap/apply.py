@@ -330,12 +330,20 @@ class Transaction:
         names = ", ".join(f.path for f in files)
         try:
             self.restore(files)
-            enabled_before = fact.settings.enabled(self.profile)
-            self._apply(enabled_before)
         except SshError as exc:
             return ApplyFailed(
                 f"{cause} -- ROLLBACK FAILED at {step}: {exc}. The NAS may be half-configured: check {names} "
                 "and run `pulumi up` again"
+            )
+        try:
+            self._apply(fact.settings.enabled(self.profile))
+        except SshError as exc:
+            # The files are back; only the restart with the old settings failed (e.g. LDAP is down, so
+            # smbd/nslcd cannot start with any settings). Say so instead of "half-configured".
+            return ApplyFailed(
+                f"{cause} -- rolled back: restored {names} byte-for-byte to their state before this change, "
+                f"but restarting the services with those settings failed too ({_first_line(exc)}); fix that "
+                "(is the LDAP server reachable from the NAS?) and run `pulumi up` again"
             )
         return ApplyFailed(f"{cause} -- rolled back: restored {names} byte-for-byte to their state before this "
                            f"change and re-applied; the NAS settings are as they were")
@@ -348,3 +356,8 @@ class Transaction:
             args += [f.path, f.mode or "-"]
             lines.append(base64.b64encode(f.data) if f.mode else b"")
         self.session.run_script(_RESTORE_SCRIPT, args, stdin=b"\n".join(lines) + b"\n")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
