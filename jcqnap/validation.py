@@ -16,6 +16,7 @@ from ldap3.utils.dn import parse_dn
 #: Characters NetBIOS names may not contain (Microsoft's naming conventions), plus whitespace.
 NETBIOS_FORBIDDEN = set('\\/:*?"<>|.,;=+[]') | {" ", "\t"}
 NETBIOS_MAX = 15
+WORKGROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 LINUX_GROUP_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 GID_MIN, GID_MAX = 1000, 60000
@@ -59,6 +60,11 @@ def workgroup(value: object) -> str | None:
     bad = sorted({ch for ch in value if ch in NETBIOS_FORBIDDEN or not ch.isascii()})
     if bad:
         return f"contains characters NetBIOS forbids {''.join(bad)!r}; use letters, digits, '-' and '_'"
+    # NetBIOS tolerates more ($ & ' ( ) ` ...), but JumpCloud's Samba domain name does not: a value
+    # passing here must not fail later at the API, half-way through an `up`.
+    if not WORKGROUP_RE.match(value):
+        return (f"must start with a letter or digit and hold only letters, digits, '-' and '_' (what both "
+                f"JumpCloud and NetBIOS accept), got {value!r}")
     return None
 
 

@@ -94,9 +94,11 @@ def test_workgroup_follows_netbios_rules(value):
 
 def test_hostile_but_legal_values_pass_check_to_be_stored_literally():
     # Backticks, $() and escaped ; are legal in DNs; they reach the NAS shell-quoted.
-    ins, fails = check(base_dn="o=a`id`$(id)\\;b,dc=x", workgroup="A$(ID)`X`", root_password="p'\"; $(reboot)`x`")
+    # (A workgroup is stricter: JumpCloud's Samba domain takes only letters, digits, '-' and '_'.)
+    ins, fails = check(base_dn="o=a`id`$(id)\\;b,dc=x", workgroup="A-1_b", root_password="p'\"; $(reboot)`x`")
     assert fails == []
-    assert ins["workgroup"] == "A$(ID)`X`"
+    assert ins["workgroup"] == "A-1_B"
+    assert fields(workgroup="A$(ID)`X`") == ["workgroup"]
 
 
 @pytest.mark.parametrize("field", ["ldap_host", "base_dn", "root_dn", "workgroup", "nas_user", "root_password"])
