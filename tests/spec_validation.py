@@ -27,7 +27,8 @@ import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-SPEC_DIR = Path(os.environ.get("JCQNAP_SPEC_DIR", Path(__file__).resolve().parents[2] / "shared/specs/jumpcloud/oas3"))
+#: The vendor files, vendored unchanged in specs/jumpcloud/oas3 (see its README); JCQNAP_SPEC_DIR overrides.
+SPEC_DIR = Path(os.environ.get("JCQNAP_SPEC_DIR", Path(__file__).resolve().parents[1] / "specs/jumpcloud/oas3"))
 VENDOR = "https://console.jumpcloud.com"
 ERROR_SCHEMA = {
     "type": "object",
