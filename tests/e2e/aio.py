@@ -50,16 +50,18 @@ class Stack:
     def __init__(self, p: PulumiProject, config: dict[str, Any]) -> None:
         self.p = p
         self.file = p.dir / "stacks" / f"Pulumi.{p.stack}.yaml"
-        for other in (p.dir / "stacks").glob("Pulumi.*.yaml"):
-            if other != self.file:
-                other.unlink()  # the repo's own local stacks are not ours
+        for other in (p.dir / "stacks").glob("Pulumi.local*.yaml"):
+            other.unlink()  # the repo's own local stacks are not ours
         self.config: dict[str, Any] = {}
         self.upped = False
         self.write(config)
 
     def write(self, config: dict[str, Any]) -> None:
-        doc = yaml.safe_load(self.file.read_text()) or {}
-        doc["config"] = copy.deepcopy(config)
+        doc = yaml.safe_load(self.file.read_text()) if self.file.exists() else {}
+        doc = doc or {}
+        # Secrets set with `pulumi config set --secret` (ciphertext) stay unless overwritten.
+        kept = {k: v for k, v in (doc.get("config") or {}).items() if isinstance(v, dict) and "secure" in v}
+        doc["config"] = {**kept, **copy.deepcopy(config)}
         self.config = copy.deepcopy(config)
         self.file.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
