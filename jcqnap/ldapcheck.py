@@ -109,21 +109,21 @@ def connect(
             conn.start_tls()
         conn.bind()
     except (LDAPBindError, LDAPInvalidCredentialsResult) as exc:
-        conn.unbind()
+        _close(conn)
         raise LdapCheckError(f"{where}: bind refused (invalid credentials); check the bind DN and password") from exc
     except LDAPStartTLSError as exc:
-        conn.unbind()
+        _close(conn)
         raise LdapCheckError(f"{where}: StartTLS failed ({_short(exc)}); check the CA certificate and host") from exc
     except LDAPSocketReceiveError as exc:
-        conn.unbind()
+        _close(conn)
         raise LdapCheckError(f"{where}: no answer within {timeout}s; check the host, port and firewall") from exc
     except LDAPSocketOpenError as exc:
-        conn.unbind()
+        _close(conn)
         raise LdapCheckError(
             f"{where}: cannot connect ({_short(exc)}); check host, port and that the CA certificate is right"
         ) from exc
     except LDAPException as exc:
-        conn.unbind()
+        _close(conn)
         raise LdapCheckError(f"{where}: {_short(exc)}") from exc
     return conn, mode
 
@@ -218,6 +218,14 @@ def _first(entry: dict, attr: str) -> str | None:
     if isinstance(value, list):
         return str(value[0]) if value else None
     return None if value in (None, "") else str(value)
+
+
+def _close(conn: Connection) -> None:
+    """Drop a connection that failed half-way; a socket the failed TLS handshake closed must not raise."""
+    try:
+        conn.unbind()
+    except (LDAPException, OSError):
+        pass
 
 
 def _short(exc: Exception) -> str:
