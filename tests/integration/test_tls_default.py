@@ -71,7 +71,7 @@ def test_ldapcheck_refuses_a_server_not_signed_by_the_configured_ca(
     with pytest.raises(LdapCheckError) as err:
         check_directory(ldap[uri_key], d.bind_dn, d.bind_password, d.base_dn, str(wrong))
     assert d.bind_password not in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(LdapCheckError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+    with pytest.raises(LdapCheckError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
         can_bind(ldap[uri_key], d.bind_dn, d.bind_password, str(wrong))
 
 
