@@ -227,8 +227,13 @@ def test_sigkill_while_creating_groups_then_documented_recovery(w: Any, sandbox:
     # The documented recovery (docs/reliability.md): cancel the orphaned lock, refresh dropping
     # pending creates, then up. Creates adopt what the killed run already made, by name.
     p = stack.p
-    p.run("cancel", "--yes", "--stack", p.stack)
+    locked = stack.up()
+    cancel = p.run("cancel", "--yes", "--stack", p.stack)
+    pending = p.export()["deployment"].get("pending_operations") or []
     res = p.refresh("--clear-pending-creates")
+    print(f"\nafter SIGKILL: groups created {len(created_at_kill)}/6, up exit {locked.returncode} "
+          f"(locked: {'locked' in locked.output.lower()}), cancel exit {cancel.returncode}, "
+          f"pending operations {len(pending)}")
     assert res.returncode == 0, res.output
     stack.up().check()
     assert_converged(stack, jc, sandbox, security=stack.config.get("jcqnap:ldapSecurity", "ldaps"))
@@ -244,6 +249,8 @@ def test_two_concurrent_ups_one_is_locked_out_or_both_converge(w: Any, sandbox: 
     finally:
         jc.faults()
     codes = [pr.returncode for pr in procs]
+    print(f"\nconcurrent ups exit codes: {codes}; "
+          + "; ".join(line.strip() for o in outs for line in o.splitlines() if "locked" in line.lower())[:400])
     if codes != [0, 0]:
         assert sorted(codes)[0] == 0, outs
         loser = outs[codes.index(max(codes))]
