@@ -202,7 +202,9 @@ def test_hostile_values_are_stored_literally_and_never_run(sandbox, nas, directo
         Path(f).unlink(missing_ok=True)
     p = LdapConfigProvider()
     escaped = HOSTILE.replace('"', '\\"').replace(";", "\\;")
-    props = inputs(nas, directory, users_base_dn=f"ou={escaped},{directory.base_dn}", workgroup="WG$(ID)`X`")
+    # check refuses a hostile workgroup (NetBIOS rules); a hostile DN is legal and must stay literal.
+    props = inputs(nas, directory, users_base_dn=f"ou={escaped},{directory.base_dn}")
+    hostile_workgroup = "WG$(ID)`X`"
     with pytest.raises(ApplyFailed):  # nslcd cannot find users under that base: verification fails, rolls back
         p.create(props)
     # Stored literally? Write them through the same plan, without applying, and read them back.
@@ -210,7 +212,7 @@ def test_hostile_values_are_stored_literally_and_never_run(sandbox, nas, directo
     from jcqnap.qnap.settings import NasSettings
 
     raw: dict[str, str | None] = {s.name: None for s in DEFAULT_PROFILE.settings}
-    cmds = plan_setcfg(DEFAULT_PROFILE, {"users_base_dn": props["users_base_dn"], "workgroup": props["workgroup"]},
+    cmds = plan_setcfg(DEFAULT_PROFILE, {"users_base_dn": props["users_base_dn"], "workgroup": hostile_workgroup},
                        NasSettings(raw=raw))
     with NasSession(target(nas)) as s:
         before = s.run(["/sbin/getcfg", "System", "Workgroup"]).text
