@@ -299,6 +299,9 @@ def stop_nas(state_dir: Path, name: str) -> list[int]:
     """Stop every process of NAS ``name`` by pid: its daemons' pid files, then its namespace's members."""
     d = nas_dir(state_dir, name)
     info = _load_info(d)
+    # The namespace id is only this NAS's while its holder lives: once the namespace is freed, the
+    # kernel may hand the same id to a NAS started later, whose processes must not be swept.
+    holder = _alive_holder(d, info)
     stopped: list[int] = []
     pidfiles = [d / "run/sshd.pid", d / "run/nslcd/nslcd.pid", *sorted((d / "run/samba").glob("*.pid"))]
     for pf in pidfiles:
@@ -308,7 +311,7 @@ def stop_nas(state_dir: Path, name: str) -> list[int]:
             stopped.append(pid)
         pf.unlink(missing_ok=True)
     ns = info.get("mnt_ns")
-    if ns and ns not in _host_namespaces():
+    if holder is not None and ns and ns not in _host_namespaces():
         for pid in _ns_members(ns):  # smbd children, samba-dcerpcd, leftover sessions, the holder
             proc.stop_pid(pid, timeout=3)
             stopped.append(pid)

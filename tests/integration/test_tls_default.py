@@ -1,8 +1,8 @@
 """Issue 9, TLS by default: a server certificate not signed by the *configured* CA is refused.
 
-Not covered here (see docs/reliability.md): the NAS refusing a server not signed by LdapConfig's
-`ca_cert`. The NAS simulator's nslcd trusts its own CA store (like QTS, whose LDAP CA store is
-undocumented), not the file LdapConfig installs, so a wrong `ca_cert` is installed and not enforced.
+On the NAS, the LDAP client (nslcd) and smbd trust the CA LdapConfig installs (the profile's
+`ca_cert` file) and only fall back to the NAS's own store when none is configured; a wrong `ca_cert`
+makes verification fail and the NAS rolls back, byte-identical.
 
 test_ldapcheck.py covers "no CA configured" (system store); here the configured CA is a real but
 different CA, made with `cryptography`. Plain LDAP needing an explicit allow_insecure is covered at
@@ -73,6 +73,18 @@ def test_ldapcheck_refuses_a_server_not_signed_by_the_configured_ca(
     assert d.bind_password not in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(LdapCheckError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
         can_bind(ldap[uri_key], d.bind_dn, d.bind_password, str(wrong))
+
+
+def test_nas_refuses_a_server_not_signed_by_the_configured_ca(
+    sandbox: dict[str, Any], directory: Directory, nas: dict[str, Any], tmp_path: Path
+) -> None:
+    before = nas_files(sandbox)
+    props = inputs(nas, directory, ca_cert=other_ca(tmp_path / "other-ca.pem"))
+    with pytest.raises(ApplyFailed) as err:
+        LdapConfigProvider().create(props)
+    assert "rolled back" in str(err.value), str(err.value)
+    assert directory.bind_password not in str(err.value)
+    assert nas_files(sandbox) == before
 
 
 def test_plain_ldap_only_with_allow_insecure(sandbox: dict[str, Any], directory: Directory,

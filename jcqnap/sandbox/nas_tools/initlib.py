@@ -104,6 +104,23 @@ def root_password(conf: dict[str, Any]) -> str:
     return pw
 
 
+def ca_file(conf: dict[str, Any]) -> str:
+    """The CA the LDAP client and smbd trust.
+
+    The CA LdapConfig installed (the profile's ``ca_cert`` file) when there is one; otherwise the
+    NAS's own trust store (the sandbox CA, standing in for the public CAs a real NAS trusts).
+    """
+    configured = conf["profile"]["files"].get("ca_cert")
+    if configured and os.path.isfile(configured):
+        return str(configured)
+    return str(conf["ca_cert"])
+
+
+def write_ldap_conf(conf: dict[str, Any]) -> None:
+    """OpenLDAP client config smbd's ldapsam reads: the CA to trust, certificates always checked."""
+    write_file("/etc/ldap/ldap.conf", f"TLS_CACERT {ca_file(conf)}\nTLS_REQCERT demand\n", 0o644)
+
+
 def enabled(conf: dict[str, Any]) -> bool:
     return logical(conf, "enable", settings(conf)["enable"]) == "true"
 

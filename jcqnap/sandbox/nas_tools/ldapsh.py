@@ -34,7 +34,7 @@ def nslcd_conf(conf: dict[str, Any], t: dict[str, str], password: str) -> str:
         f"bindpw {password}\n"
         f"ssl {ssl}\n"
         "tls_reqcert demand\n"
-        f"tls_cacertfile {conf['ca_cert']}\n"
+        f"tls_cacertfile {lib.ca_file(conf)}\n"
         "bind_timelimit 5\ntimelimit 10\nreconnect_retrytime 2\n"
         "nss_initgroups_ignoreusers ALLLOCAL\n"
     )

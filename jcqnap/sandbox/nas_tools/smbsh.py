@@ -137,6 +137,7 @@ def start(conf: dict[str, Any]) -> int:
         if rc != 0:
             raise lib.ApplyError(f"smbpasswd -W failed with exit {rc}")
     stop(conf)
+    lib.write_ldap_conf(conf)
     rc = lib.spawn(["/usr/sbin/smbd", "-D", "-s", smb_conf], log)
     if rc != 0:
         raise lib.ApplyError(f"smbd exited with {rc}")
