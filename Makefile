@@ -16,7 +16,7 @@ ENGINE_BIN = $(shell cat $(VENV)/.engine-bin 2>/dev/null)
 # The venv's bin comes last so an official pulumi-language-python on PATH wins over the stand-in.
 RUN = PATH="$(ENGINE_BIN):$$PATH:$(VENV)/bin"
 
-.PHONY: bootstrap test lint unit demo demo-down preview up destroy bench sandbox-up sandbox-down
+.PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down
 
 ## bootstrap: Debian packages, the venv (pinned by constraints.txt) and the Pulumi engine
 bootstrap: $(STAMP)
@@ -57,6 +57,10 @@ up: bootstrap
 
 destroy: bootstrap
 	$(RUN) $(PY) -m jcqnap.demo destroy $(STACK)
+
+## verify STACK=<name>: check the whole chain (TLS bind, groups, Samba attributes, NAS workgroup and status)
+verify: bootstrap
+	$(RUN) $(PY) -m jcqnap verify --stack $(STACK)
 
 sandbox-up: bootstrap
 	$(PY) -m jcqnap.sandbox up

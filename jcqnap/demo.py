@@ -153,6 +153,19 @@ def prove_smb(sb: dict[str, Any], users: list[dict[str, Any]]) -> bool:
     return ok
 
 
+def verify_sites(users: list[dict[str, Any]], env: dict[str, str]) -> bool:
+    """`python -m jcqnap verify` on each site stack, with a Samba member as the SMB canary."""
+    member = next(u for u in users if u["samba"])
+    ok = True
+    for stack in STACKS[1:]:
+        log(f"python -m jcqnap verify --stack {stack} --canary-user {member['username']}")
+        res = subprocess.run([sys.executable, "-m", "jcqnap", "verify", "--stack", stack, "--canary-user",
+                              member["username"]], cwd=ROOT, env={**env, "JCQNAP_CANARY_PASSWORD": member["password"]},
+                             check=False, timeout=300)
+        ok &= res.returncode == 0
+    return ok
+
+
 def demo_up() -> int:
     env = pulumi_env()
     sb = sandbox_up()
@@ -163,6 +176,7 @@ def demo_up() -> int:
             log(f"pulumi up on {stack} failed (exit {rc}); fix the error above and run `make demo` again")
             return rc
     smb_ok = prove_smb(sb, users)
+    verified = verify_sites(users, env)
     previews = {stack: preview_stack(stack, env) for stack in STACKS}
     member = next(u for u in users if u["samba"])
     nas = sb["nas"][0]
@@ -179,7 +193,7 @@ def demo_up() -> int:
     print(f"  try it:  smbclient //127.0.0.1/{nas['share']} -p {nas['smb_port']} -U {member['username']} "
           f"-c ls   (password in demo-users.json)")
     print("  tear down: make demo-down")
-    return 0 if smb_ok and all(rc == 0 for rc in previews.values()) else 1
+    return 0 if smb_ok and verified and all(rc == 0 for rc in previews.values()) else 1
 
 
 def demo_down() -> int:

@@ -143,6 +143,8 @@ def check_smb(entry: dict[str, Any], smb_port: int, share: str, user: str, passw
                               "-m", "SMB3", "-c", "ls"], capture_output=True, text=True, timeout=60, check=False)
     detail = redact((res.stdout + res.stderr).strip().splitlines()[-1] if (res.stdout + res.stderr).strip() else "",
                     [password])
+    if res.returncode == 0:
+        detail = "logged in and listed the share"
     return Check("SMB login as the canary user", f"{entry['name']} as {user}", res.returncode == 0, detail,
                  "check the user is in a Samba group and the NAS is online (see the checks above)")
 
