@@ -33,6 +33,8 @@ KNOWN_KEYS = (
     "nas", "smbMode", "caCertFile", "qtsProfile", "verifyGroup",
 )
 SECRET_KEYS = ("jumpcloudApiKey", "bindPassword", "nasCredentials")
+#: Keys of the directory role; a site stack gets their values from the directory stack.
+DIRECTORY_KEYS = ("bindUser", "workgroup", "domainSid", "groups")
 
 
 class ConfigError(pulumi.RunError):
@@ -282,6 +284,11 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
             c.add("caCertFile", f"file {ca!r} not found; point it at the PEM of the CA that signed the LDAP server")
         site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), raw.get("verifyGroup"))
 
+    if role == "site":
+        for key in DIRECTORY_KEYS:
+            if key in raw:
+                c.add(key, "belongs to the directory stack; a site takes it from there through the "
+                      "StackReference (so it cannot differ), remove it from this stack")
     for key in raw:
         if key not in KNOWN_KEYS and key not in SECRET_KEYS:
             c.add(key, f"is not a jcqnap setting; known keys: {', '.join(KNOWN_KEYS)}")

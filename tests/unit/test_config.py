@@ -70,3 +70,8 @@ def test_all_problems_are_reported_at_once() -> None:
         parse(good(workgroup="A" * 20, role="directory", bindUser={"username": "x y", "email": "e@x"}))
     text = str(err.value)
     assert "jcqnap:workgroup" in text and "jcqnap:bindUser.username" in text
+
+
+def test_a_site_cannot_set_its_own_workgroup() -> None:
+    with pytest.raises(ConfigError, match="jcqnap:workgroup: belongs to the directory stack"):
+        parse({"role": "site", "directoryStack": "org/jcqnap/dir", "nas": good()["nas"], "workgroup": "OTHER"})
