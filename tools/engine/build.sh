@@ -28,6 +28,8 @@ BIN="$PREFIX/bin"
 complete() { for f in "${want[@]}"; do [ -x "$BIN/$f" ] || return 1; done; "$BIN/pulumi" version 2>/dev/null | grep -qx "$VERSION"; }
 if complete; then echo "engine: cached $BIN ($VERSION)" >&2; echo "$BIN"; exit 0; fi
 
+# Go may be installed without being on PATH (the official tarball lives in /usr/local/go).
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"; }
 command -v go >/dev/null || { echo "engine: Go 1.26 or newer is needed to build the Pulumi CLI (or install the official pulumi)" >&2; exit 1; }
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 cp "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$work/"
