@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("local-directory", "local-site-a", "local-site-b")
 DEMO_USERS = (("alice", True), ("carol", True), ("bob", False))
 TIMEOUT = 15
+#: A whole `pulumi up` of the demo takes seconds; this only stops a run that hangs.
+PULUMI_TIMEOUT = 1800
 
 
 def log(msg: str) -> None:
@@ -54,7 +56,8 @@ def pulumi_env() -> dict[str, str]:
 
 
 def pulumi(*args: str, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["pulumi", *args], cwd=ROOT, env=env, text=True, capture_output=capture, check=False)
+    return subprocess.run(["pulumi", *args], cwd=ROOT, env=env, text=True, capture_output=capture, check=False,
+                          timeout=PULUMI_TIMEOUT)
 
 
 def ensure_stack(stack: str, env: dict[str, str]) -> None:
@@ -95,7 +98,7 @@ def destroy_stack(stack: str, env: dict[str, str]) -> int:
 
 def sandbox_up() -> dict[str, Any]:
     log("sandbox up (JumpCloud emulator on slapd, NAS simulators on sshd/smbd/nslcd)")
-    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up"], cwd=ROOT, check=True, timeout=600)
     return dict(json.loads((sandbox_dir() / "sandbox.json").read_text()))
 
 
@@ -203,7 +206,7 @@ def demo_down() -> int:
         for stack in reversed(STACKS):
             rc |= destroy_stack(stack, env)
     log("sandbox down")
-    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "down"], cwd=ROOT, check=False)
+    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "down"], cwd=ROOT, check=False, timeout=600)
     return rc
 
 
