@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,6 @@ class StackConfig:
     allow_insecure: bool
     directory: DirectorySpec | None
     site: SiteSpec | None
-    errors: list[str] = field(default_factory=list)
 
 
 class _Collector:
