@@ -7,7 +7,8 @@
     python -m jcqnap.demo destroy STACK      pulumi destroy --yes, then removes the stack
 
 Local stacks use a `file://` backend under the work tree and a sandbox-only passphrase, unless
-PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set.
+PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set. The exit status is Pulumi's (7: preview found changes);
+`make` turns any failure into its own status 2, so scripts that need the 7 call this module directly.
 """
 
 from __future__ import annotations
@@ -222,7 +223,12 @@ def main(argv: list[str]) -> int:
     if cmd in ("preview", "up-stack", "destroy") and len(rest) == 1:
         env = pulumi_env()
         fn = {"preview": preview_stack, "up-stack": up_stack, "destroy": destroy_stack}[cmd]
-        return fn(rest[0], env)
+        rc = fn(rest[0], env)
+        if cmd == "preview" and rc == 7:
+            log(f"{rest[0]}: drift or pending changes (pulumi exit 7); apply them with: make up STACK={rest[0]}")
+        elif rc != 0:
+            log(f"{rest[0]}: pulumi exited {rc}")
+        return rc
     print(__doc__, file=sys.stderr)
     return 2
 
