@@ -96,10 +96,13 @@ class Emulator:
         self.s = requests.Session()
         self.s.headers.update({"x-api-key": info["api_key"], "Content-Type": "application/json"})
 
-    def get(self, path: str, **params: Any) -> Any:
-        r = self.s.get(self.api + path, params=params, timeout=20)
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        r = self.s.request(method, self.api + path, json=body, params=params, timeout=20)
         r.raise_for_status()
-        return r.json()
+        return r.json() if r.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, **params)
 
     def users(self) -> list[str]:
         return [u["username"] for u in self.get("/systemusers", limit=100)["results"]]

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from jcqnap import demo
 from jcqnap.sandbox import nas as nas_sim
+from tests.e2e.aio import Emulator
 from tests.e2e.harness import ROOT, PulumiProject
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -57,19 +57,6 @@ def site_config(sandbox: dict[str, Any]) -> dict[str, Any]:
         "directoryStack": f"organization/jcqnap/{DIR}",
         "nas": [{"name": "site-a", "sandbox": "site-a"}],
     }
-
-
-def api(sandbox: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
-    jc = sandbox["jumpcloud"]
-    res = requests.request(method, f"{jc['api_url']}{path}", json=body, timeout=15,
-                           headers={"x-api-key": jc["api_key"], "Content-Type": "application/json"})
-    res.raise_for_status()
-    return res.json() if res.content else None
-
-
-def request_log(sandbox: dict[str, Any]) -> list[dict[str, Any]]:
-    res = requests.get(f"{sandbox['jumpcloud']['sandbox_url']}/_sandbox/requests", timeout=10)
-    return list(res.json())
 
 
 def run_verify(p: PulumiProject, stack: str) -> subprocess.CompletedProcess[str]:
@@ -135,11 +122,11 @@ def test_site_follows_the_directory_and_verify_names_the_fix(stacks: Any) -> Non
     p.use(SITE).up("--refresh").check()
 
     # verify fails with the right fix: a group's Samba flag switched off in JumpCloud.
-    group = api(sandbox, "GET", "/v2/usergroups", None)
-    nas_users = next(g for g in group if g["name"] == "NAS Users")
-    full = api(sandbox, "GET", f"/v2/usergroups/{nas_users['id']}")
+    jc = Emulator(sandbox)
+    nas_users = next(g for g in jc.get("/v2/usergroups") if g["name"] == "NAS Users")
+    full = jc.get(f"/v2/usergroups/{nas_users['id']}")
     full["attributes"]["sambaEnabled"] = False
-    api(sandbox, "PUT", f"/v2/usergroups/{nas_users['id']}", {"name": full["name"], "attributes": full["attributes"]})
+    jc.call("PUT", f"/v2/usergroups/{nas_users['id']}", {"name": full["name"], "attributes": full["attributes"]})
     res = run_verify(p, SITE)
     assert res.returncode == 1
     assert "FAIL  members have Samba attributes" in res.stdout and "'NAS Users'" in res.stdout
@@ -168,7 +155,7 @@ def test_bad_config_fails_preview_with_the_key_named_and_nothing_touched(
     assert res.returncode != 0
     assert key in res.output, res.output
     assert "Traceback" not in res.output
-    assert request_log(sandbox) == []
+    assert Emulator(sandbox).log() == []
 
 
 def test_secrets_must_be_set_with_secret(jc_reset: dict[str, Any], pulumi_project: Any) -> None:
