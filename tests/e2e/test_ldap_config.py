@@ -17,29 +17,26 @@ from typing import Any
 
 import pytest
 
-from jcqnap.qnap.profile import DEFAULT_PROFILE
 from jcqnap.sandbox import nas as nas_sim
+from tests.e2e import aio
 from tests.e2e.harness import CliResult, PulumiProject
 from tests.nas_seed import Directory, seed_directory, smb_put
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 NAS = "site-a"
-FILES = ("ulinux_conf", "smb_conf", "nss_ldap_conf", "root_secret", "ca_cert")
 
 
 def in_nas(sandbox: dict[str, Any], script: str, *args: str) -> str:
-    out = nas_sim.run_in_nas(Path(sandbox["state_dir"]), NAS, ["sh", "-c", script, "x", *args])
-    return out.stdout
+    return aio.in_nas(sandbox, NAS, script, *args)
 
 
 def nas_files(sandbox: dict[str, Any]) -> str:
     """sha256 of every LDAP-related NAS file (read in the NAS namespace, not through jcqnap)."""
-    paths = [DEFAULT_PROFILE.path(n) for n in FILES]
-    return in_nas(sandbox, 'for f; do sha256sum "$f" 2>/dev/null || echo "- $f"; done', *paths)
+    return aio.nas_files(sandbox, NAS)
 
 
 def getcfg(sandbox: dict[str, Any], section: str, key: str) -> str:
-    return in_nas(sandbox, '/sbin/getcfg "$1" "$2"', section, key).strip()
+    return aio.getcfg(sandbox, NAS, section, key)
 
 
 def ssh_logins(sandbox: dict[str, Any]) -> int:
