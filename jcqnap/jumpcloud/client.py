@@ -401,6 +401,13 @@ class JumpCloudClient:
             for c in self._page_v2(f"/v2/usergroups/{group_id}/associations", {"targets": target})
         ]
 
+    def list_ldap_server_group_ids(self, ldap_id: str) -> list[str]:
+        """Ids of the user groups bound to LDAP directory `ldap_id`, across all pages."""
+        return [
+            str(c["to"]["id"])
+            for c in self._page_v2(f"/v2/ldapservers/{ldap_id}/associations", {"targets": "user_group"})
+        ]
+
     def change_group_association(self, group_id: str, op: str, target: str, target_id: str) -> None:
         body = {"op": op, "type": target, "id": target_id}
         try:

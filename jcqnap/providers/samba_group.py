@@ -19,6 +19,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from jcqnap import validation as v
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
+from jcqnap.providers import group_reads
 from jcqnap.providers.base import diff_fields, failure, is_unknown, sorted_unique
 from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
 
@@ -96,6 +97,7 @@ class SambaGroupProvider(JumpCloudProvider):
             normalize={"members": sorted_unique, "description": _text, "gid": as_int},
         )
 
+    @group_reads.invalidates
     def create(self, props: dict[str, Any]) -> CreateResult:
         name, linux_name, gid = str(props["name"]), str(props["linux_name"]), int(as_int(props["gid"]))
         with client() as jc:
@@ -125,18 +127,29 @@ class SambaGroupProvider(JumpCloudProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with client() as jc:
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
-            # The group, its binding and its members are independent reads: issue them together, so
-            # a refresh waits one round trip per group instead of three (bench/run.py, figure 5).
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                group_f = pool.submit(jc.get_user_group, id_)
-                bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
-                ids_f = pool.submit(jc.list_group_member_ids, id_)
-                try:
-                    group = group_f.result()
-                except NotFound:
+            # Attributes and binding come from org-wide lists shared by every group read of this
+            # refresh (group_reads); only the members are per group (bench/run.py, figure 2).
+            snap = group_reads.snapshot(jc, ldap_id)
+            group: dict[str, Any] | None
+            if snap.groups is not None:
+                group = snap.groups.get(id_)
+                bound = id_ in snap.bound
+                if group is None:
                     return gone()
-                bound = ldap_id in bound_f.result()
-                ids = ids_f.result()
+                ids = jc.list_group_member_ids(id_)
+            else:
+                # A large org: the group, its binding and its members are independent reads; issue
+                # them together, so a refresh waits one round trip per group instead of three.
+                with ThreadPoolExecutor(max_workers=3) as pool:
+                    group_f = pool.submit(jc.get_user_group, id_)
+                    bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
+                    ids_f = pool.submit(jc.list_group_member_ids, id_)
+                    try:
+                        group = group_f.result()
+                    except NotFound:
+                        return gone()
+                    bound = ldap_id in bound_f.result()
+                    ids = ids_f.result()
             known = {uid: name for name, uid in (props.get("member_ids") or {}).items()}
             members: dict[str, str] = {}
             for user_id in ids:
@@ -149,6 +162,7 @@ class SambaGroupProvider(JumpCloudProvider):
                 members[username] = user_id
         return ReadResult(id_, _outputs(group, ldap_id, bound, members))
 
+    @group_reads.invalidates
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         name, description = str(news["name"]), _text(news.get("description"))
         ldap_id = str(olds.get("ldap_server_id") or "")
@@ -171,6 +185,7 @@ class SambaGroupProvider(JumpCloudProvider):
             _sync_members(jc, id_, list(old_members.values()), list(wanted.values()))
         return UpdateResult(_outputs(group, ldap_id, True, wanted))
 
+    @group_reads.invalidates
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         # Memberships and the binding are edges of the group; they go with it.
         with client() as jc:

@@ -248,3 +248,20 @@ def test_unvalidated_helper_rejects_an_off_spec_response(api: Api) -> None:
     r = api.s.post(api.url + "/v2/usergroups", json={"name": "same"}, timeout=10)
     with pytest.raises(Exception):  # noqa: B017 - any openapi-core validation error
         validate_response(r)
+
+
+def test_ldap_server_associations_list_the_bound_groups(api: Api, jc_reset: dict[str, Any]) -> None:
+    ldap_id = jc_reset["jumpcloud"]["ldap_server_id"]
+    ids = [api.call("POST", "/v2/usergroups", 201, json={"name": f"g{i}"}).json()["id"] for i in range(3)]
+    for gid in ids[:2]:
+        api.call("POST", f"/v2/usergroups/{gid}/associations", 204,
+                 json={"op": "add", "type": "ldap_server", "id": ldap_id})
+    path = f"/v2/ldapservers/{ldap_id}/associations"
+    listed = api.call("GET", path, 200, params={"targets": "user_group", "limit": 100}).json()
+    assert sorted(c["to"]["id"] for c in listed) == sorted(ids[:2])
+    assert {c["to"]["type"] for c in listed} == {"user_group"}
+    page = api.call("GET", path, 200, params={"targets": "user_group", "limit": 1, "skip": 1})
+    assert len(page.json()) == 1 and page.headers["x-total-count"] == "2"
+    api.call("GET", path, 400, validate=False)  # targets is required
+    api.call("GET", "/v2/ldapservers/000000000000000000000000/associations", 404, validate=False,
+             params={"targets": "user_group"})

@@ -285,6 +285,23 @@ class JumpCloudBackend:
             ]
             return Page(params.page(conns), len(conns))
 
+    def list_server_associations(self, server_id: str, targets: list[str], params: q.ListQuery) -> Page:
+        """The directory's side of the graph: the user groups bound to it (direct user bindings are
+        not modelled, so ``targets=user`` lists nothing)."""
+        if not targets:
+            raise BadRequest("targets is required")
+        bad = [t for t in targets if t not in ("user", "user_group")]
+        if bad:
+            raise BadRequest(f"targets: {', '.join(bad)} is not one of user, user_group")
+        with self.lock:
+            self._server(server_id)
+            conns = [
+                {"to": {"id": group_id, "type": "user_group"}, "attributes": {}}
+                for group_id, servers in self.bindings.items()
+                if server_id in servers and "user_group" in targets
+            ]
+            return Page(params.page(conns), len(conns))
+
     def change_association(self, group_id: str, body: Any) -> None:
         op, _, server_id = graph_op(body, {"ldap_server"})
         with self._change():

@@ -111,6 +111,11 @@ def ldapservers_list(b: JumpCloudBackend, r: ApiRequest) -> ApiResponse:
     return _v2_list(b.list_ldap_servers(q.parse_v2(r.query, {"name"})))
 
 
+def ldapserver_associations_list(b: JumpCloudBackend, r: ApiRequest) -> ApiResponse:
+    targets = [t for raw in r.query.get("targets", []) for t in raw.split(",") if t]
+    return _v2_list(b.list_server_associations(r.params["server"], targets, q.paging_only(r.query)))
+
+
 def ldapservers_get(b: JumpCloudBackend, r: ApiRequest) -> ApiResponse:
     return ApiResponse(200, b.get_ldap_server(r.params["id"]))
 

@@ -31,6 +31,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/v2/usergroups/{id}/associations", h.associations_post),
     ("GET", "/v2/ldapservers", h.ldapservers_list),
     ("GET", "/v2/ldapservers/{id}", h.ldapservers_get),
+    ("GET", "/v2/ldapservers/{server}/associations", h.ldapserver_associations_list),
     ("GET", "/v2/ldapservers/{server}/sambadomains", h.sambadomains_list),
     ("POST", "/v2/ldapservers/{server}/sambadomains", h.sambadomains_post),
     ("GET", "/v2/ldapservers/{server}/sambadomains/{id}", h.sambadomains_get),

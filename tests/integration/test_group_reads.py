@@ -1,0 +1,60 @@
+"""SambaGroup reads share two org-wide lists per refresh, and fall back to per-group GETs in a large org.
+
+Counted through the emulator's request log: the shared path costs the two list pages once, then one
+members GET per group; the fallback costs three GETs per group. Both report the same outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from jcqnap.jumpcloud import JumpCloudSettings
+from jcqnap.providers import group_reads
+from jcqnap.providers.jumpcloud_common import set_settings
+from jcqnap.providers.samba_group import SambaGroupProvider
+
+pytestmark = pytest.mark.integration
+
+
+def gets(sandbox: dict[str, Any]) -> list[str]:
+    hooks = sandbox["jumpcloud"]["sandbox_url"]
+    log = requests.get(f"{hooks}/_sandbox/requests", timeout=10).json()
+    requests.delete(f"{hooks}/_sandbox/requests", timeout=10).raise_for_status()
+    return [e["path"] for e in log if e["method"] == "GET"]
+
+
+def test_reads_share_the_group_and_binding_lists_and_fall_back_for_large_orgs(
+    jc_reset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jc = jc_reset["jumpcloud"]
+    set_settings(JumpCloudSettings(api_key=jc["api_key"], api_url=jc["api_url"], org_id=jc["org_id"]))
+    requests.post(f"{jc['api_url']}/v2/ldapservers/{jc['ldap_server_id']}/sambadomains",
+                  json={"name": "READS", "sid": "S-1-5-21-1-2-3"}, headers={"x-api-key": jc["api_key"]},
+                  timeout=10).raise_for_status()
+    p = SambaGroupProvider()
+    created = [p.create({"name": f"Reads {i}", "linux_name": f"reads-{i}", "gid": 5400 + i, "members": []})
+               for i in range(3)]
+    made = [(c.id, c.outs or {}) for c in created]
+    gets(jc_reset)
+
+    shared = [p.read(id_, outs).outs or {} for id_, outs in made]
+    paths = gets(jc_reset)
+    assert len(paths) == 2 + len(made), paths  # two list pages, then one members GET per group
+    assert sum(path.endswith("/members") for path in paths) == len(made)
+    assert all(o["bound"] and o["samba_enabled"] for o in shared)
+
+    monkeypatch.setattr(group_reads, "MAX_GROUPS", 1)
+    group_reads.invalidate()
+    per_group = [p.read(id_, outs).outs for id_, outs in made]
+    paths = gets(jc_reset)
+    assert sum(path.endswith("/associations") for path in paths) == len(made), paths
+    assert per_group == shared
+
+    for id_, outs in made:
+        p.delete(id_, outs)
+    group_reads.invalidate()
+    assert all(not p.read(id_, outs).id for id_, outs in made)  # gone: the engine drops it from state
+    set_settings(None)
