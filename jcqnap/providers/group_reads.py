@@ -17,6 +17,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -72,13 +73,20 @@ def snapshot(jc: JumpCloudClient, ldap_id: str) -> GroupSnapshot:
         snap = _snapshot
         if snap is not None and snap.ldap_id == ldap_id and time.monotonic() - snap.taken < TTL_SECONDS:
             return snap
-        groups: dict[str, JSONObj] | None = {}
-        for group in jc.list_user_groups():
-            assert groups is not None
-            groups[object_id(group)] = group
-            if len(groups) > MAX_GROUPS:
-                groups = None
-                break
-        bound = frozenset(jc.list_ldap_server_group_ids(ldap_id)) if groups is not None else frozenset()
+        # The two lists are independent: fetch them side by side.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            bound_f = pool.submit(jc.list_ldap_server_group_ids, ldap_id)
+            groups = _all_groups(jc)
+            bound = frozenset(bound_f.result())
         _snapshot = GroupSnapshot(time.monotonic(), ldap_id, groups, bound)
         return _snapshot
+
+
+def _all_groups(jc: JumpCloudClient) -> dict[str, JSONObj] | None:
+    """Every group of the org by id, or None past MAX_GROUPS (the caller then reads per group)."""
+    groups: dict[str, JSONObj] = {}
+    for group in jc.list_user_groups():
+        groups[object_id(group)] = group
+        if len(groups) > MAX_GROUPS:
+            return None
+    return groups

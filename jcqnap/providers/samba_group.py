@@ -129,27 +129,25 @@ class SambaGroupProvider(JumpCloudProvider):
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
             # Attributes and binding come from org-wide lists shared by every group read of this
             # refresh (group_reads); only the members are per group (bench/run.py, figure 2).
-            snap = group_reads.snapshot(jc, ldap_id)
-            group: dict[str, Any] | None
-            if snap.groups is not None:
-                group = snap.groups.get(id_)
-                bound = id_ in snap.bound
+            # The members GET does not need the snapshot: run it while the snapshot is taken or awaited.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                members_f = pool.submit(jc.list_group_member_ids, id_)
+                snap = group_reads.snapshot(jc, ldap_id)
+                group: dict[str, Any] | None
+                if snap.groups is not None:
+                    group = snap.groups.get(id_)
+                    bound = id_ in snap.bound
+                else:
+                    # A large org: read this group and its binding directly, side by side.
+                    bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
+                    try:
+                        group = jc.get_user_group(id_)
+                    except NotFound:
+                        group = None
+                    bound = group is not None and ldap_id in bound_f.result()
                 if group is None:
                     return gone()
-                ids = jc.list_group_member_ids(id_)
-            else:
-                # A large org: the group, its binding and its members are independent reads; issue
-                # them together, so a refresh waits one round trip per group instead of three.
-                with ThreadPoolExecutor(max_workers=3) as pool:
-                    group_f = pool.submit(jc.get_user_group, id_)
-                    bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
-                    ids_f = pool.submit(jc.list_group_member_ids, id_)
-                    try:
-                        group = group_f.result()
-                    except NotFound:
-                        return gone()
-                    bound = ldap_id in bound_f.result()
-                    ids = ids_f.result()
+                ids = members_f.result()
             known = {uid: name for name, uid in (props.get("member_ids") or {}).items()}
             members: dict[str, str] = {}
             for user_id in ids:
