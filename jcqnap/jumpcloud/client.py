@@ -230,6 +230,24 @@ class JumpCloudClient:
                 ) from exc
             return Created(existing, adopted=True)
 
+    def _delete(self, path: str) -> None:
+        """DELETE; an object that is already gone counts as deleted."""
+        try:
+            self._json("DELETE", path)
+        except e.NotFound:
+            pass
+
+    def _graph_change(self, path: str, body: JSONObj) -> None:
+        """POST a graph op; adding what exists, or removing what is gone, counts as done."""
+        try:
+            self._json("POST", path, body=body)
+        except e.AlreadyExists:
+            if body["op"] != "add":
+                raise
+        except e.NotFound:
+            if body["op"] != "remove":
+                raise
+
     # -- organizations (v1) ----------------------------------------------------------------
 
     def list_organizations(self) -> Iterator[JSONObj]:
@@ -288,11 +306,7 @@ class JumpCloudClient:
         return dict(self._json("PUT", f"/systemusers/{user_id}", body=body))
 
     def delete_user(self, user_id: str) -> None:
-        """Delete a user; one that is already gone counts as deleted."""
-        try:
-            self._json("DELETE", f"/systemusers/{user_id}")
-        except e.NotFound:
-            pass
+        self._delete(f"/systemusers/{user_id}")
 
     # -- LDAP directory and Samba domains (v2) ----------------------------------------------
 
@@ -334,10 +348,7 @@ class JumpCloudClient:
         return dict(self._json("PUT", f"/v2/ldapservers/{ldap_id}/sambadomains/{domain_id}", body=body))
 
     def delete_samba_domain(self, ldap_id: str, domain_id: str) -> None:
-        try:
-            self._json("DELETE", f"/v2/ldapservers/{ldap_id}/sambadomains/{domain_id}")
-        except e.NotFound:
-            pass
+        self._delete(f"/v2/ldapservers/{ldap_id}/sambadomains/{domain_id}")
 
     # -- user groups (v2) ------------------------------------------------------------------
 
@@ -370,10 +381,7 @@ class JumpCloudClient:
         return dict(self._json("PUT", f"/v2/usergroups/{group_id}", body=body))
 
     def delete_user_group(self, group_id: str) -> None:
-        try:
-            self._json("DELETE", f"/v2/usergroups/{group_id}")
-        except e.NotFound:
-            pass
+        self._delete(f"/v2/usergroups/{group_id}")
 
     def list_group_member_ids(self, group_id: str) -> list[str]:
         """Direct user members, across all pages."""
@@ -385,15 +393,7 @@ class JumpCloudClient:
 
     def change_group_member(self, group_id: str, op: str, user_id: str) -> None:
         """Add or remove a member; "already a member" and "already gone" both count as done."""
-        body = {"op": op, "type": "user", "id": user_id}
-        try:
-            self._json("POST", f"/v2/usergroups/{group_id}/members", body=body)
-        except e.AlreadyExists:
-            if op != "add":
-                raise
-        except e.NotFound:
-            if op != "remove":
-                raise
+        self._graph_change(f"/v2/usergroups/{group_id}/members", {"op": op, "type": "user", "id": user_id})
 
     def list_group_association_ids(self, group_id: str, target: str) -> list[str]:
         return [
@@ -409,15 +409,8 @@ class JumpCloudClient:
         ]
 
     def change_group_association(self, group_id: str, op: str, target: str, target_id: str) -> None:
-        body = {"op": op, "type": target, "id": target_id}
-        try:
-            self._json("POST", f"/v2/usergroups/{group_id}/associations", body=body)
-        except e.AlreadyExists:
-            if op != "add":
-                raise
-        except e.NotFound:
-            if op != "remove":
-                raise
+        """Bind or unbind; "already bound" and "already unbound" both count as done."""
+        self._graph_change(f"/v2/usergroups/{group_id}/associations", {"op": op, "type": target, "id": target_id})
 
 
 def _error_message(resp: requests.Response) -> tuple[str, str | None]:
