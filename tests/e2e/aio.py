@@ -104,14 +104,29 @@ class Emulator:
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, **params)
 
+    def user_records(self) -> list[dict[str, Any]]:
+        return list(self.get("/systemusers", limit=100)["results"])
+
+    def user(self, username: str) -> dict[str, Any]:
+        return next(u for u in self.user_records() if u["username"] == username)
+
     def users(self) -> list[str]:
-        return [u["username"] for u in self.get("/systemusers", limit=100)["results"]]
+        return [u["username"] for u in self.user_records()]
+
+    def group_records(self) -> list[dict[str, Any]]:
+        return list(self.get("/v2/usergroups", limit=100))
+
+    def group(self, name: str) -> dict[str, Any]:
+        return next(g for g in self.group_records() if g["name"] == name)
 
     def groups(self) -> list[str]:
-        return [g["name"] for g in self.get("/v2/usergroups", limit=100)]
+        return [g["name"] for g in self.group_records()]
+
+    def domain_records(self) -> list[dict[str, Any]]:
+        return list(self.get(f"/v2/ldapservers/{self.ldap_id}/sambadomains"))
 
     def domains(self) -> list[str]:
-        return [d["name"] for d in self.get(f"/v2/ldapservers/{self.ldap_id}/sambadomains")]
+        return [d["name"] for d in self.domain_records()]
 
     def faults(self, **cfg: Any) -> None:
         requests.post(f"{self.hooks}/_sandbox/faults", json=cfg, timeout=10).raise_for_status()

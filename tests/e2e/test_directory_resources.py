@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 from Crypto.Hash import MD4
 
 from jcqnap.ldapcheck import can_bind, check_directory
+from tests.e2e.aio import Emulator
 from tests.e2e.harness import ROOT, CliResult, PulumiProject
 from tests.e2e.jc_recorder import Recorder, recording_proxy
 from tests.spec_validation import validate_error_body, validate_request, validate_response
@@ -35,50 +35,9 @@ GROUPS = [
 WRITES = {"POST", "PUT", "DELETE", "PATCH"}
 
 
-class JC:
-    """Direct emulator access for the test: seeding, drift, counting."""
-
-    def __init__(self, sandbox: dict[str, Any]) -> None:
-        info = sandbox["jumpcloud"]
-        self.api = info["api_url"]
-        self.hooks = info["sandbox_url"]
-        self.ldap_id = info["ldap_server_id"]
-        self.s = requests.Session()
-        self.s.headers.update({"x-api-key": info["api_key"], "Content-Type": "application/json"})
-
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        r = self.s.request(method, self.api + path, json=body, params=params, timeout=10)
-        r.raise_for_status()
-        return r.json() if r.content else None
-
-    def users(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/systemusers", limit=100)["results"])
-
-    def user(self, username: str) -> dict[str, Any]:
-        return next(u for u in self.users() if u["username"] == username)
-
-    def groups(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/v2/usergroups", limit=100))
-
-    def group(self, name: str) -> dict[str, Any]:
-        return next(g for g in self.groups() if g["name"] == name)
-
-    def domains(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/v2/ldapservers/{self.ldap_id}/sambadomains"))
-
-    def log(self) -> list[dict[str, Any]]:
-        return list(requests.get(f"{self.hooks}/_sandbox/requests", timeout=10).json())
-
-    def clear_log(self) -> None:
-        requests.delete(f"{self.hooks}/_sandbox/requests", timeout=10).raise_for_status()
-
-    def faults(self, **cfg: Any) -> None:
-        requests.post(f"{self.hooks}/_sandbox/faults", json=cfg, timeout=10).raise_for_status()
-
-
 @pytest.fixture
-def jc(jc_reset: dict[str, Any]) -> JC:
-    client = JC(jc_reset)
+def jc(jc_reset: dict[str, Any]) -> Emulator:
+    client = Emulator(jc_reset)
     for name in SEED_USERS:
         client.call("POST", "/systemusers", {"username": name, "email": f"{name}@example.com",
                                              "password": MEMBER_PASSWORD})
@@ -87,13 +46,13 @@ def jc(jc_reset: dict[str, Any]) -> JC:
 
 
 @pytest.fixture
-def recorder(jc: JC) -> Iterator[tuple[str, Recorder]]:
+def recorder(jc: Emulator) -> Iterator[tuple[str, Recorder]]:
     with recording_proxy(jc.hooks) as (url, rec):
         yield url, rec
 
 
 @pytest.fixture
-def stack(pulumi_project: Callable[..., PulumiProject], jc_reset: dict[str, Any], jc: JC,
+def stack(pulumi_project: Callable[..., PulumiProject], jc_reset: dict[str, Any], jc: Emulator,
           recorder: tuple[str, Recorder]) -> Iterator[tuple[PulumiProject, list[CliResult]]]:
     """An initialised, configured stack (not yet up) plus every CLI result it produced."""
     proxy_url, _ = recorder
@@ -148,7 +107,9 @@ def assert_spec_conformant(rec: Recorder) -> int:
     return len(rec.exchanges)
 
 
-def test_up_creates_directory_objects_visible_over_ldap(stack: Any, jc: JC, jc_reset: dict, recorder: Any) -> None:
+def test_up_creates_directory_objects_visible_over_ldap(
+    stack: Any, jc: Emulator, jc_reset: dict, recorder: Any
+) -> None:
     p, results = stack
     t0 = time.monotonic()
     p.up().check()
@@ -156,7 +117,7 @@ def test_up_creates_directory_objects_visible_over_ldap(stack: Any, jc: JC, jc_r
     out = p.outputs(show_secrets=True)
     user = jc.user("svc-samba")
     assert user["ldap_binding_user"] and user["samba_service_user"] and user["password_never_expires"]
-    assert [d["name"] for d in jc.domains()] == ["ACME"]
+    assert [d["name"] for d in jc.domain_records()] == ["ACME"]
     assert out["domainSid"].startswith("S-1-5-21-") and out["workgroup"] == "ACME"
     for g in GROUPS:
         group = jc.group(str(g["name"]))
@@ -206,7 +167,7 @@ def test_up_creates_directory_objects_visible_over_ldap(stack: Any, jc: JC, jc_r
     assert_no_secrets(p, results, jc_reset)
 
 
-DRIFTS: dict[str, tuple[str, Callable[[JC], Any], Callable[[JC], Any]]] = {
+DRIFTS: dict[str, tuple[str, Callable[[Emulator], Any], Callable[[Emulator], Any]]] = {
     "bind flag off": (
         "bind-user",
         lambda jc: jc.call("PUT", f"/systemusers/{jc.user('svc-samba')['_id']}", {"ldap_binding_user": False}),
@@ -234,21 +195,21 @@ DRIFTS: dict[str, tuple[str, Callable[[JC], Any], Callable[[JC], Any]]] = {
     ),
     "workgroup changed": (
         "samba-domain",
-        lambda jc: jc.call("PUT", f"/v2/ldapservers/{jc.ldap_id}/sambadomains/{jc.domains()[0]['id']}",
-                           {"name": "OTHER", "sid": jc.domains()[0]["sid"]}),
-        lambda jc: [d["name"] for d in jc.domains()] == ["ACME"],
+        lambda jc: jc.call("PUT", f"/v2/ldapservers/{jc.ldap_id}/sambadomains/{jc.domain_records()[0]['id']}",
+                           {"name": "OTHER", "sid": jc.domain_records()[0]["sid"]}),
+        lambda jc: [d["name"] for d in jc.domain_records()] == ["ACME"],
     ),
     "user deleted": (
         "bind-user",
         lambda jc: (jc.call("PUT", f"/systemusers/{jc.user('svc-samba')['_id']}", {"samba_service_user": False}),
                     jc.call("DELETE", f"/systemusers/{jc.user('svc-samba')['_id']}")),
-        lambda jc: sum(u["username"] == "svc-samba" for u in jc.users()) == 1,
+        lambda jc: sum(u["username"] == "svc-samba" for u in jc.user_records()) == 1,
     ),
 }
 
 
 @pytest.mark.parametrize("kind", list(DRIFTS))
-def test_drift_is_reported_and_repaired(stack: Any, jc: JC, jc_reset: dict, kind: str) -> None:
+def test_drift_is_reported_and_repaired(stack: Any, jc: Emulator, jc_reset: dict, kind: str) -> None:
     p, results = stack
     resource, make_drift, repaired = DRIFTS[kind]
     p.up().check()
@@ -264,7 +225,7 @@ def test_drift_is_reported_and_repaired(stack: Any, jc: JC, jc_reset: dict, kind
     assert_no_secrets(p, results, jc_reset)
 
 
-def test_up_survives_30_percent_429_without_duplicates(stack: Any, jc: JC, recorder: Any) -> None:
+def test_up_survives_30_percent_429_without_duplicates(stack: Any, jc: Emulator, recorder: Any) -> None:
     p, _ = stack
     jc.faults(status=429, rate=0.3, retry_after=1)
     try:
@@ -274,21 +235,21 @@ def test_up_survives_30_percent_429_without_duplicates(stack: Any, jc: JC, recor
         jc.faults()
     throttled = sum(e["status"] == 429 for e in log)
     assert throttled > 0
-    assert sum(u["username"] == "svc-samba" for u in jc.users()) == 1
-    names = [g["name"] for g in jc.groups()]
+    assert sum(u["username"] == "svc-samba" for u in jc.user_records()) == 1
+    names = [g["name"] for g in jc.group_records()]
     assert sorted(names) == sorted(str(g["name"]) for g in GROUPS)
-    assert len(jc.domains()) == 1
+    assert len(jc.domain_records()) == 1
     assert p.preview("--refresh", "--expect-no-changes").returncode == 0
     print(f"\n429s absorbed: {throttled} of {len(log)} requests")
     assert_spec_conformant(recorder[1])
 
 
-def test_destroy_leaves_the_org_empty(stack: Any, jc: JC) -> None:
+def test_destroy_leaves_the_org_empty(stack: Any, jc: Emulator) -> None:
     p, _ = stack
     p.up().check()
     p.destroy().check()
-    assert sorted(u["username"] for u in jc.users()) == sorted(SEED_USERS)  # only the test's own seed users
-    assert jc.groups() == [] and jc.domains() == []
+    assert sorted(u["username"] for u in jc.user_records()) == sorted(SEED_USERS)  # only the test's own seed users
+    assert jc.group_records() == [] and jc.domain_records() == []
 
 
 def test_state_pickles_carry_no_key_and_load_in_a_fresh_process(stack: Any, jc_reset: dict) -> None:
@@ -318,7 +279,7 @@ def test_state_pickles_carry_no_key_and_load_in_a_fresh_process(stack: Any, jc_r
         assert out.stdout.strip().startswith("jcqnap.providers.")
 
 
-def test_password_change_rotates_in_place(stack: Any, jc: JC, jc_reset: dict) -> None:
+def test_password_change_rotates_in_place(stack: Any, jc: Emulator, jc_reset: dict) -> None:
     p, results = stack
     p.up().check()
     user_id = jc.user("svc-samba")["_id"]
@@ -339,7 +300,7 @@ def test_password_change_rotates_in_place(stack: Any, jc: JC, jc_reset: dict) ->
     assert_no_secrets(p, results, jc_reset)
 
 
-def test_bad_inputs_fail_with_one_line_messages(stack: Any, jc: JC) -> None:
+def test_bad_inputs_fail_with_one_line_messages(stack: Any, jc: Emulator) -> None:
     p, _ = stack
     p.config_set("workgroup", "MY DOMAIN")
     res = p.preview()
@@ -349,4 +310,4 @@ def test_bad_inputs_fail_with_one_line_messages(stack: Any, jc: JC) -> None:
     res = p.up()
     assert res.returncode != 0
     assert "no JumpCloud user named 'nobody-here'" in res.output and "Traceback" not in res.output
-    assert jc.groups() == []  # members are resolved before the group is created
+    assert jc.group_records() == []  # members are resolved before the group is created
