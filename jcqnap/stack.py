@@ -17,10 +17,9 @@ from typing import Any
 import pulumi
 
 from jcqnap.config import ConfigError, DirectorySpec, SiteSpec, StackConfig, load_sandbox, parse, read_raw
-from jcqnap.providers.bind_user import BindUser
-from jcqnap.providers.ldap_config import LdapConfig
-from jcqnap.providers.samba_domain import SambaDomain
-from jcqnap.providers.samba_group import SambaGroup
+
+# The resource classes are imported by the role that uses them: a site stack never loads the JumpCloud
+# client (requests), and no stack loads paramiko or ldap3 in the program (docs/performance.md).
 
 
 @dataclass
@@ -42,6 +41,10 @@ class DirectoryOutputs:
 def build_directory(
     spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi.Output[str] | None
 ) -> DirectoryOutputs:
+    from jcqnap.providers.bind_user import BindUser
+    from jcqnap.providers.samba_domain import SambaDomain
+    from jcqnap.providers.samba_group import SambaGroup
+
     domain = SambaDomain("workgroup", workgroup=spec.workgroup, sid=spec.domain_sid)
     bind = BindUser(
         "samba-service-account",
@@ -123,6 +126,8 @@ def build_site(
     credentials: pulumi.Output[Any] | None,
     sandbox: dict[str, Any] | None,
 ) -> None:
+    from jcqnap.providers.ldap_config import LdapConfig
+
     ca_cert = Path(spec.ca_cert_file).read_text() if spec.ca_cert_file else None
     sims = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
     statuses = {}

@@ -10,9 +10,6 @@ import base64
 import re
 import unicodedata
 
-from ldap3.core.exceptions import LDAPInvalidDnError
-from ldap3.utils.dn import parse_dn
-
 #: Characters NetBIOS names may not contain (Microsoft's naming conventions), plus whitespace.
 NETBIOS_FORBIDDEN = set('\\/:*?"<>|.,;=+[]') | {" ", "\t"}
 NETBIOS_MAX = 15
@@ -104,6 +101,11 @@ def dn(value: object) -> str | None:
     if problem:
         return problem
     assert isinstance(value, str)
+    # ldap3 is imported here, not at the top: the program and the JumpCloud providers import this
+    # module and never check a DN, so they need not pay for ldap3 (docs/performance.md).
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
     try:
         parts = parse_dn(value, escape=False, strip=False)
     except (LDAPInvalidDnError, ValueError, IndexError) as exc:

@@ -21,10 +21,9 @@ its bind account) and, when set, `verify_group`, resolved through NSS on the NAS
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from ldap3.utils.dn import parse_dn
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from jcqnap.providers.base import JcqnapProvider, diff_fields
@@ -39,9 +38,11 @@ from jcqnap.providers.ldap_config_inputs import (
     security_to_profile,
     validate,
 )
-from jcqnap.qnap.apply import Change, Fact, Outcome, Transaction, read_fact, sha256_text
 from jcqnap.qnap.profile import Profile
-from jcqnap.qnap.ssh import NasSession, NasTarget
+
+if TYPE_CHECKING:  # paramiko (via apply/ssh) is imported by the provider methods that open SSH only
+    from jcqnap.qnap.apply import Fact, Outcome
+    from jcqnap.qnap.ssh import NasSession, NasTarget
 
 #: Outputs computed by the provider (not inputs).
 COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason")
@@ -49,6 +50,8 @@ DIFF_FIELDS = (*ALL_FIELDS, "enabled")
 
 
 def target_of(props: dict[str, Any]) -> NasTarget:
+    from jcqnap.qnap.ssh import NasTarget
+
     return NasTarget(
         host=str(props["nas_host"]),
         port=int(props.get("nas_port") or 22),
@@ -61,11 +64,15 @@ def target_of(props: dict[str, Any]) -> NasTarget:
 
 def session_of(props: dict[str, Any]) -> NasSession:
     """One SSH connection for one operation; the Root DN password is redacted from its messages."""
+    from jcqnap.qnap.ssh import NasSession
+
     return NasSession(target_of(props), extra_secrets=[props.get("root_password")])
 
 
 def default_verify_user(root_dn: str) -> str | None:
     """The Root DN's `uid` value: the service account, which the directory always shows its binder."""
+    from ldap3.utils.dn import parse_dn
+
     try:
         rdns = parse_dn(root_dn)
     except Exception:
@@ -138,6 +145,8 @@ def observed(profile: Profile, fact: Fact, props: dict[str, Any]) -> dict[str, A
     if secret_file is not None and not secret_file.exists:
         outs["root_password"] = None  # the NAS lost it: the next update writes it again
     if props.get("ca_cert"):
+        from jcqnap.qnap.apply import sha256_text
+
         if fact.ca_sha256 != sha256_text(str(props["ca_cert"])):
             outs["ca_cert"] = None
     outs["ldap_status"], outs["ldap_status_reason"] = status_of(fact, props)
@@ -198,6 +207,8 @@ class LdapConfigProvider(JcqnapProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         profile = profile_of(props)
+        from jcqnap.qnap.apply import read_fact
+
         user, group = verify_names(props)
         with session_of(props) as nas:
             fact = read_fact(nas, profile, verify_user=user, verify_group=group)
@@ -206,6 +217,8 @@ class LdapConfigProvider(JcqnapProvider):
         return ReadResult(id_, outs, inputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        from jcqnap.qnap.apply import Change, Transaction
+
         profile = profile_of(props)
         original = str(props.get("original_workgroup") or profile.default("workgroup"))
         change = Change(
@@ -222,6 +235,8 @@ class LdapConfigProvider(JcqnapProvider):
     def _converge(
         nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool, force_apply: bool = False
     ) -> Outcome:
+        from jcqnap.qnap.apply import Change, Transaction
+
         user, group = verify_names(props)
         change = Change(
             settings=wanted_settings(props),

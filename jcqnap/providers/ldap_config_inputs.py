@@ -13,13 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography import x509
 from pulumi.dynamic import CheckFailure
 
 from jcqnap import validation
 from jcqnap.providers.base import failure, is_unknown
 from jcqnap.qnap.profile import Profile, ProfileError
-from jcqnap.qnap.ssh import SshError, load_private_key, parse_host_key
 
 #: Secret inputs: forced secret in state by the resource wrapper, never printed.
 SECRET_FIELDS = ("nas_password", "nas_private_key", "root_password")
@@ -142,6 +140,10 @@ def validate(inputs: Mapping[str, Any]) -> list[CheckFailure]:
     user = text("nas_user")
     if user is not None and not _NAME.match(user):
         fails.append(failure("nas_user", "must be a login name without spaces, not starting with '-'"))
+    # paramiko and cryptography are imported only where a check needs them: this module is imported
+    # by the program too, which never runs `validate` (docs/performance.md, lazy imports).
+    from jcqnap.qnap.ssh import SshError, load_private_key, parse_host_key
+
     hk = text("nas_host_key")
     if hk is not None:
         try:
@@ -197,6 +199,8 @@ def validate(inputs: Mapping[str, Any]) -> list[CheckFailure]:
         fails.append(failure("smb_mode", f"{inputs['smb_mode']!r} is not one of {', '.join(SMB_MODES)}"))
     # A PEM spans lines, so it skips the one-line rule; it goes to its own file, not an INI line.
     if known("ca_cert"):
+        from cryptography import x509
+
         cert = inputs["ca_cert"]
         try:
             if not isinstance(cert, str) or not x509.load_pem_x509_certificates(cert.encode()):
