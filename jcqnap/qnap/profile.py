@@ -22,6 +22,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 EVIDENCE_LEVELS = ("seen", "inferred", "unconfirmed", "override")
+#: How a read gets a setting: parsed by jcqnap from its file (one `cat` per file for all settings) or
+#: printed by the NAS's own getcfg (one process per key; for firmware whose getcfg does more).
+READ_WITH = ("file", "getcfg")
 
 
 class ProfileError(ValueError):
@@ -44,7 +47,8 @@ class Setting:
 
     ``values`` maps jcqnap's logical value (``"ldaps"``) to the string stored on the NAS
     (``"SSL"``); an empty mapping means free text stored as is. ``managed`` is False for settings
-    jcqnap only observes (smbd's passdb line, which ``smb.sh`` renders).
+    jcqnap only observes (smbd's passdb line, which ``smb.sh`` renders). ``read_with`` is how a read
+    gets the value (``READ_WITH``): ``file`` parses the file's text on jcqnap's side (``qtsini``).
     """
 
     name: str
@@ -55,6 +59,7 @@ class Setting:
     values: tuple[tuple[str, str], ...] = ()
     managed: bool = True
     note: str = ""
+    read_with: str = "file"
 
     def stored(self, logical: str) -> str:
         """The string to store for ``logical``; free-text settings store it unchanged."""
@@ -176,7 +181,7 @@ class Profile:
             "tools": {p.name: p.path for p in self.tools},
             "settings": {
                 s.name: {"file": s.file, "section": s.section, "key": s.key, "values": dict(s.values),
-                         "managed": s.managed}
+                         "managed": s.managed, "read_with": s.read_with}
                 for s in self.settings
             },
             "commands": {c.name: c.command for c in self.commands},
@@ -239,7 +244,7 @@ def _override_paths(prof: Profile, group: str, value: Any, where: str) -> Profil
     return replace(prof, **{group: tuple(items)})
 
 
-_SETTING_FIELDS = ("file", "section", "key", "values")
+_SETTING_FIELDS = ("file", "section", "key", "values", "read_with")
 
 
 def _override_settings(prof: Profile, value: Any, where: str) -> Profile:
@@ -265,6 +270,10 @@ def _override_settings(prof: Profile, value: Any, where: str) -> Profile:
                 if f not in files:
                     raise ProfileError(f"{here}.file: unknown file {f!r} (known: {', '.join(files)})")
                 changes["file"] = f
+            elif fname == "read_with":
+                if fvalue not in READ_WITH:
+                    raise ProfileError(f"{here}.read_with: expected one of {', '.join(READ_WITH)}, got {fvalue!r}")
+                changes["read_with"] = fvalue
             else:
                 changes[fname] = _text(fvalue, f"{here}.{fname}")
         items[i] = replace(s, **changes)

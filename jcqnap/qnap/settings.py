@@ -5,10 +5,14 @@ every LDAP-related setting in a single SSH round trip, and ``parse_settings_outp
 output into ``NasSettings`` with no SSH at all, so parsing is tested on captured text. The
 ``setcfg_*`` builders give the commands an operation emits. Nothing here opens a connection.
 
-Framing: each value sits between marker lines that carry a per-read random nonce, so a stored
-value (even one with newlines or fake markers) cannot forge a record without guessing the nonce.
-A missing key is told apart from an empty one by getcfg's ``-d`` default set to a nonce-derived
-sentinel.
+The script prints each config file that holds settings once (``cat``) and the parser looks every
+setting up in that text (``qtsini``, getcfg's rules), instead of starting one ``getcfg`` per key on
+the NAS; a setting whose profile entry says ``read_with: getcfg`` is still printed by getcfg.
+
+Framing: each file or value sits between marker lines that carry a per-read random nonce, so a
+stored value (even one with newlines or fake markers) cannot forge a record without guessing the
+nonce. For getcfg, a missing key is told apart from an empty one by ``-d`` set to a nonce-derived
+sentinel; for a file, by the key's absence from the text (an absent file has no keys).
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import secrets
 import shlex
 from dataclasses import dataclass, field
 
+from jcqnap.qnap import qtsini
 from jcqnap.qnap.profile import Profile
 
 FORMAT = "jcqnap-settings/1"
 STATUS_COMMANDS = ("ldap_status", "smb_status")
 FILES_TO_STAT = ("ulinux_conf", "smb_conf", "nss_ldap_conf", "root_secret")
+#: Files a read never prints, whatever the profile says: a setting kept there is read with getcfg.
+NEVER_PRINTED = ("root_secret",)
 
 
 class SettingsParseError(ValueError):
@@ -82,7 +89,18 @@ def read_settings_script(profile: Profile, nonce: str, *, include_status: bool =
     m = _marker(nonce)
     q = shlex.quote
     lines = [f"printf '%s\\n' {q(f'{m} {FORMAT}')}"]
+    for name in files_to_read(profile):
+        # "$?" is expanded before printf runs: it is cat's exit status. The added newline ends a file
+        # whose last line has none, so the end marker always starts a line; the parser removes it.
+        path = q(profile.path(name))
+        lines.append(
+            f"if [ -e {path} ]; then printf '%s\\n' {q(f'{m} cat {name}')}; cat {path} </dev/null 2>/dev/null;"
+            f" printf '\\n%s %s\\n' {q(f'{m} endcat')} \"$?\"; else printf '%s\\n' {q(f'{m} cat {name} -')}; fi"
+        )
+    getcfg = with_getcfg(profile)
     for s in profile.settings:
+        if s.name not in getcfg:
+            continue
         lines.append(f"printf '%s\\n' {q(f'{m} begin {s.name}')}")
         lines.append(
             f"{q(profile.getcfg)} {q(s.section)} {q(s.key)} -f {q(profile.path(s.file))}"
@@ -105,11 +123,27 @@ def read_settings_script(profile: Profile, nonce: str, *, include_status: bool =
     return "\n".join(lines) + "\n"
 
 
+def with_getcfg(profile: Profile) -> list[str]:
+    """The settings the read script has getcfg print (the others come from their file's text)."""
+    return [s.name for s in profile.settings if s.read_with == "getcfg" or s.file in NEVER_PRINTED]
+
+
+def files_to_read(profile: Profile) -> list[str]:
+    """The profile files whose text the read script prints: those holding a setting read from its file."""
+    getcfg = with_getcfg(profile)
+    out: list[str] = []
+    for s in profile.settings:
+        if s.name not in getcfg and s.file not in out:
+            out.append(s.file)
+    return out
+
+
 def parse_settings_output(profile: Profile, output: str, nonce: str) -> NasSettings:
     """Parse what ``read_settings_script(profile, nonce)`` printed.
 
-    Raises ``SettingsParseError`` when the output is truncated, belongs to another read, or getcfg
-    failed (for instance exit 127 when the profile names a tool the firmware lacks).
+    Raises ``SettingsParseError`` when the output is truncated, belongs to another read, a file could
+    not be read, or getcfg failed (for instance exit 127 when the profile names a tool the firmware
+    lacks). A setting printed by getcfg wins over the same setting found in its file's text.
     """
     m = re.escape(_marker(nonce))
     if not re.search(rf"^{m} {re.escape(FORMAT)}$", output, re.M):
@@ -124,6 +158,18 @@ def parse_settings_output(profile: Profile, output: str, nonce: str) -> NasSetti
         if rc != 0 and value == "":
             raise SettingsParseError(f"getcfg failed with exit {rc} reading setting {name!r}")
         raw[name] = None if value == missing_sentinel(nonce) else value
+    texts: dict[str, str | None] = {}
+    for match in re.finditer(rf"^{m} cat (\S+) -$", output, re.M):
+        texts[match.group(1)] = None  # no such file: every key in it is missing, as getcfg sees it
+    for match in re.finditer(rf"^{m} cat (\S+)\n(.*?)\n{m} endcat (\d+)$", output, re.S | re.M):
+        name, body, rc = match.group(1), match.group(2), int(match.group(3))
+        if rc != 0:
+            raise SettingsParseError(f"reading {name} ({profile.path(name)}) failed with exit {rc}")
+        texts[name] = body
+    for s in profile.settings:
+        if s.name not in raw and s.file in texts:
+            text = texts[s.file]
+            raw[s.name] = None if text is None else qtsini.get(text, s.section, s.key)
     wanted = [s.name for s in profile.settings]
     absent = [n for n in wanted if n not in raw]
     if absent:

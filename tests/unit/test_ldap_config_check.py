@@ -250,8 +250,13 @@ def test_default_verify_user_is_the_root_dn_uid():
 
 
 # -- the fact --------------------------------------------------------------------------------------
-def run_fact_locally(tmp_path, values: dict[str, str], snapshot_files: dict[str, bytes]) -> str:
-    """Run the real fact script with stand-ins for getcfg and the status commands."""
+def run_fact_locally(tmp_path, values: dict[str, str], snapshot_files: dict[str, bytes],
+                     read_with: str = "getcfg") -> str:
+    """Run the real fact script with stand-ins for getcfg and the status commands.
+
+    With `read_with="getcfg"` every setting comes from the stand-in getcfg (which knows `values`);
+    with "file" from the files' text, so `values` must be in `snapshot_files` too.
+    """
     getcfg = tmp_path / "getcfg"
     lines = ["#!/bin/sh", 'case "$2" in']
     for s in DEFAULT_PROFILE.settings:
@@ -271,9 +276,11 @@ def run_fact_locally(tmp_path, values: dict[str, str], snapshot_files: dict[str,
         "files": {"ulinux_conf": files["ulinux_conf"], "smb_conf": files["smb_conf"],
                   "root_secret": str(tmp_path / "absent")},
         "commands": {"ldap_status": "true", "smb_status": "false", "nss_user": "true {user}"},
+        "settings": {s.name: {"read_with": read_with} for s in DEFAULT_PROFILE.settings},
     })
     script, args = fact_script(profile, "abcdef0123456789", snapshot=True, verify_user="svc")
-    out = subprocess.run(["sh", "-c", script, "jcqnap", *args], capture_output=True, check=True).stdout.decode()
+    out = subprocess.run(["sh", "-c", script, "jcqnap", *args], capture_output=True, check=True).stdout.decode(
+        "utf-8", errors="replace")  # as NasSession's CommandResult.text decodes
     fact = parse_fact(profile, out, "abcdef0123456789")
     assert fact.settings.raw["base_dn"] == values["Base DN"]
     assert fact.settings.raw["server"] is None
@@ -286,10 +293,14 @@ def run_fact_locally(tmp_path, values: dict[str, str], snapshot_files: dict[str,
     return out
 
 
-def test_fact_script_reads_settings_status_and_file_bytes_in_one_run(tmp_path):
-    raw = bytes(range(256)) + b"\n[LDAP]\nEnable = TRUE\n"
-    run_fact_locally(tmp_path, {"Base DN": "o=a$(x)`y`,dc=x", "Enable": "TRUE"},
-                     {"ulinux_conf": raw, "smb_conf": b"[global]\nworkgroup = NAS\n"})
+@pytest.mark.parametrize("read_with", ["file", "getcfg"])
+def test_fact_script_reads_settings_status_and_file_bytes_in_one_run(tmp_path, read_with):
+    raw = bytes(range(256)) + b"\n[LDAP]\nEnable = TRUE\nBase DN = o=a$(x)`y`,dc=x\n"
+    out = run_fact_locally(tmp_path, {"Base DN": "o=a$(x)`y`,dc=x", "Enable": "TRUE"},
+                           {"ulinux_conf": raw, "smb_conf": b"[global]\nworkgroup = NAS\n"}, read_with)
+    # One `cat` per file, or one getcfg per setting: never both.
+    assert out.count(" endcat 0\n") == (2 if read_with == "file" else 0)
+    assert out.count(" end 0\n") == (0 if read_with == "file" else len(DEFAULT_PROFILE.settings))
 
 
 def test_read_fact_never_fetches_file_bytes():

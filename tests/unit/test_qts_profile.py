@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jcqnap.qnap import qtsini
 from jcqnap.qnap.profile import DEFAULT_PROFILE, EVIDENCE_LEVELS, Profile, ProfileError
 from jcqnap.qnap.settings import (
     FileState,
@@ -89,6 +91,7 @@ def test_overrides_replace_names_and_mark_them_as_overrides() -> None:
     ({"tools": {"getcfgg": "/x"}}, "qts_profile.tools.getcfgg"),
     ({"commands": {"ldap_start": "a\nb"}}, "qts_profile.commands.ldap_start"),
     ({"commands": []}, "qts_profile.commands"),
+    ({"settings": {"base_dn": {"read_with": "cat"}}}, "qts_profile.settings.base_dn.read_with"),
 ])
 def test_bad_overrides_fail_naming_the_key(overrides: dict, named: str) -> None:
     with pytest.raises(ProfileError) as err:
@@ -216,3 +219,113 @@ def test_setcfg_keeps_untouched_lines_and_key_spelling(tmp_path: Path) -> None:
     before = path.stat().st_mtime_ns
     qtscfg.update(str(path), [("System", "Workgroup", "NAS")])
     assert path.stat().st_mtime_ns == before  # same value: the file is not rewritten
+
+
+# -- settings read from the files' text (one `cat` per file), checked against getcfg ------------
+INI_TEXTS = [
+    "[LDAP]\nEnable = TRUE\nBase DN = o=x,dc=jc\n",
+    "Enable = early\n[ldap]\n  enable=  True  \nENABLE = second\n[LDAP]\nEnable = other section\n",
+    "# [LDAP]\n; Enable = no\n[LDAP]\n# Enable = commented\nEnable\nEnable = yes\n",
+    "[LDAP]\r\nEnable = crlf\r\nServer = a\rBase DN = lone-cr\r",
+    "[ LDAP ]\nBase DN = a=b=c\nServer =\n = nameless\n[System]\nWorkgroup = \\sWG\\s\\n\\t\\\\x\\q\n",
+    "[LDAP]\nBase DN = no newline at end",
+    "",
+    "[global]\n\tworkgroup = NAS\n\tpassdb backend = ldapsam:ldaps://127.0.0.1:636\n",
+    "[LDAP]\nRoot DN = uid=a\\,b,ou=Users\nGroup Base DN = caf\u00e9 \u2028x\n",
+]
+LOOKUPS = [("LDAP", "Enable"), ("ldap", "BASE DN"), ("LDAP", "Server"), ("System", "Workgroup"),
+           ("global", "workgroup"), ("global", "passdb backend"), ("LDAP", "Root DN"), ("LDAP", "Group Base DN"),
+           ("LDAP", ""), ("nowhere", "Enable")]
+
+
+@pytest.mark.parametrize("text", INI_TEXTS)
+def test_file_parser_reads_what_getcfg_reads(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "uLinux.conf"
+    path.write_bytes(text.encode())
+    for section, key in LOOKUPS:
+        assert qtsini.get(text, section, key) == qtscfg.get(str(path), section, key), (section, key)
+
+
+def test_file_parser_spot_values() -> None:
+    text = INI_TEXTS[1]
+    assert qtsini.get(text, "LDAP", "Enable") == "True"  # first match in the first matching section
+    assert qtsini.get(INI_TEXTS[3], "ldap", "base dn") == "lone-cr"
+    assert qtsini.get(INI_TEXTS[4], "System", "Workgroup") == " WG \n\t\\x\\q"
+    assert qtsini.get(INI_TEXTS[4], "LDAP", "Server") == "" and qtsini.get(INI_TEXTS[4], "LDAP", "Port") is None
+
+
+# Output of `read_settings_script(DEFAULT_PROFILE, "0123456789abcdef", include_status=True)` as captured
+# from a NAS simulator (QTS 5.1 layout) with LDAP enabled, then edited to add hostile file content.
+CAPTURED = """@@0123456789abcdef jcqnap-settings/1
+@@0123456789abcdef cat ulinux_conf
+[System]
+Workgroup = JCQNAP
+Server Name = nas-a
+
+[LDAP]
+Enable = TRUE
+Server = 127.0.0.1
+Port = 636
+Security = SSL
+Base DN = o=5f0c,dc=jumpcloud,dc=com
+Root DN = uid=samba-bind,ou=Users,o=5f0c,dc=jumpcloud,dc=com
+Users Base DN = ou=Users,o=5f0c,dc=jumpcloud,dc=com
+Group Base DN = ou=Users,o=5f0c,dc=jumpcloud,dc=com
+Samba Auth = LDAP
+Note = @@0123456789abcdee endcat 0
+
+@@0123456789abcdef endcat 0
+@@0123456789abcdef cat smb_conf
+[global]
+\tworkgroup = jcqnap
+\tpassdb backend = ldapsam:ldaps://127.0.0.1:636
+@@0123456789abcdef endcat 0
+@@0123456789abcdef file ulinux_conf 644
+@@0123456789abcdef file smb_conf 644
+@@0123456789abcdef file nss_ldap_conf 644
+@@0123456789abcdef file root_secret 600
+@@0123456789abcdef status ldap_status 0
+@@0123456789abcdef status smb_status 0
+@@0123456789abcdef done
+"""
+
+
+def test_parser_reads_settings_from_captured_file_text() -> None:
+    fact = parse_settings_output(DEFAULT_PROFILE, CAPTURED, "0123456789abcdef")
+    assert fact.raw == {
+        "enable": "TRUE", "server": "127.0.0.1", "port": "636", "security": "SSL",
+        "base_dn": "o=5f0c,dc=jumpcloud,dc=com", "root_dn": "uid=samba-bind,ou=Users,o=5f0c,dc=jumpcloud,dc=com",
+        "users_base_dn": "ou=Users,o=5f0c,dc=jumpcloud,dc=com", "groups_base_dn": "ou=Users,o=5f0c,dc=jumpcloud,dc=com",
+        "smb_mode": "LDAP", "workgroup": "JCQNAP", "smb_workgroup": "jcqnap",
+        "smb_passdb": "ldapsam:ldaps://127.0.0.1:636",
+    }
+    assert fact.value(DEFAULT_PROFILE, "security") == "ldaps" and fact.enabled(DEFAULT_PROFILE)
+    assert fact.files["root_secret"] == FileState(True, "600") and fact.status == {"ldap_status": 0, "smb_status": 0}
+
+
+def test_parser_file_missing_unreadable_or_truncated() -> None:
+    nonce = "0123456789abcdef"
+    no_smb = re.sub(r"@@0123456789abcdef cat smb_conf\n.*?endcat 0\n", "@@0123456789abcdef cat smb_conf -\n",
+                    CAPTURED, flags=re.S)
+    fact = parse_settings_output(DEFAULT_PROFILE, no_smb, nonce)
+    assert fact.raw["smb_workgroup"] is None and fact.raw["workgroup"] == "JCQNAP"
+    unreadable = CAPTURED.replace("\n@@0123456789abcdef endcat 0\n@@0123456789abcdef cat smb_conf",
+                                  "\n@@0123456789abcdef endcat 1\n@@0123456789abcdef cat smb_conf")
+    with pytest.raises(SettingsParseError, match=r"ulinux_conf .*exit 1"):
+        parse_settings_output(DEFAULT_PROFILE, unreadable, nonce)
+    cut = CAPTURED.split("@@0123456789abcdef cat smb_conf")[0] + "@@0123456789abcdef done\n"
+    with pytest.raises(SettingsParseError, match="smb_workgroup"):
+        parse_settings_output(DEFAULT_PROFILE, cut, nonce)
+
+
+def test_script_cats_each_file_once_and_getcfg_only_where_the_profile_says() -> None:
+    script = read_settings_script(DEFAULT_PROFILE, "0123456789abcdef")
+    assert script.count("; cat ") == 2 and DEFAULT_PROFILE.getcfg not in script  # uLinux.conf, smb.conf
+    assert f"cat {DEFAULT_PROFILE.root_secret_file}" not in script  # the secret file is only ever stat-ed
+    mixed = Profile.from_overrides({"settings": {"base_dn": {"read_with": "getcfg"}}})
+    script = read_settings_script(mixed, "0123456789abcdef")
+    assert script.count(shlex.quote(DEFAULT_PROFILE.getcfg)) == 1 and "Base DN" in script
+    # A setting moved into the secret file is never printed with cat, whatever the profile says.
+    hostile = Profile.from_overrides({"settings": {"server": {"file": "root_secret"}}})
+    script = read_settings_script(hostile, "0123456789abcdef")
+    assert f"cat {hostile.root_secret_file}" not in script and hostile.getcfg in script
