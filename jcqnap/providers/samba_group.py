@@ -10,17 +10,18 @@ Samba flag, the binding and the members (as usernames).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from jcqnap import validation as v
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
 from jcqnap.providers import group_reads
-from jcqnap.providers.base import diff_fields, failure, is_unknown, sorted_unique
+from jcqnap.providers.base import config_value, diff_fields, failure, is_unknown, sorted_unique
 from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
 
 
@@ -56,6 +57,10 @@ def posix_group(group: dict[str, Any]) -> dict[str, Any]:
 
 class SambaGroupProvider(JumpCloudProvider):
     """Manages a `/v2/usergroups/{id}` with its posix group, LDAP binding, Samba flag and members."""
+
+    def configure(self, req: ConfigureRequest) -> None:
+        super().configure(req)
+        group_reads.set_managed(managed_names(config_value(req, "groups")))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
@@ -128,11 +133,16 @@ class SambaGroupProvider(JumpCloudProvider):
         with client() as jc:
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
             # Attributes and binding come from org-wide lists shared by every group read of this
-            # refresh (group_reads); only the members are per group (bench/run.py, figure 2).
-            # The members GET does not need the snapshot: run it while the snapshot is taken or awaited.
+            # refresh (group_reads); only the members are per group (bench/run.py, figure 2). When the
+            # snapshot prefetches the managed groups' members, this read takes them from it; otherwise
+            # its own members GET runs while the snapshot is taken or awaited.
             with ThreadPoolExecutor(max_workers=2) as pool:
-                members_f = pool.submit(jc.list_group_member_ids, id_)
+                members_f: Future[list[str]] | None = None
+                if not group_reads.prefetching():
+                    members_f = pool.submit(jc.list_group_member_ids, id_)
                 snap = group_reads.snapshot(jc, ldap_id)
+                if members_f is None:
+                    members_f = snap.members.get(id_) or pool.submit(jc.list_group_member_ids, id_)
                 group: dict[str, Any] | None
                 if snap.groups is not None:
                     group = snap.groups.get(id_)
@@ -188,6 +198,23 @@ class SambaGroupProvider(JumpCloudProvider):
         # Memberships and the binding are edges of the group; they go with it.
         with client() as jc:
             jc.delete_user_group(id_)
+
+
+def managed_names(raw: Any) -> list[str]:
+    """Names and Linux names of the groups in the stack config's `jcqnap:groups` (a JSON string).
+
+    Only a hint for the members prefetch: a value that does not parse prefetches nothing, and the
+    program reports the bad config itself.
+    """
+    try:
+        groups = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return []
+    out: list[str] = []
+    for g in groups if isinstance(groups, list) else []:
+        if isinstance(g, dict):
+            out += [str(g[k]) for k in ("name", "linuxName") if isinstance(g.get(k), str) and g[k]]
+    return out
 
 
 def _resolve(jc: JumpCloudClient, usernames: list[str], known: dict[str, str]) -> dict[str, str]:

@@ -6,14 +6,18 @@ members GET per group; the fallback costs three GETs per group. Both report the 
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import pytest
 import requests
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
 
 from jcqnap.jumpcloud import JumpCloudSettings
 from jcqnap.providers import group_reads
-from jcqnap.providers.jumpcloud_common import set_settings
+from jcqnap.providers.jumpcloud_common import client, set_settings
 from jcqnap.providers.samba_group import SambaGroupProvider
 
 pytestmark = pytest.mark.integration
@@ -59,3 +63,47 @@ def test_reads_share_the_group_and_binding_lists_and_fall_back_for_large_orgs(
     group_reads.invalidate()
     assert all(not p.read(id_, outs).id for id_, outs in made)  # gone: the engine drops it from state
     set_settings(None)
+
+
+def test_snapshot_prefetches_the_managed_groups_members_without_more_gets(jc_reset: dict[str, Any]) -> None:
+    """Reads arrive 4 at a time (the dynamic provider host's pool); the first read's snapshot starts the
+    members GETs of every managed group (named in the stack config), so later reads wait for nothing,
+    and every members GET still happens exactly once."""
+    jc = jc_reset["jumpcloud"]
+    set_settings(JumpCloudSettings(api_key=jc["api_key"], api_url=jc["api_url"], org_id=jc["org_id"]))
+    requests.post(f"{jc['api_url']}/v2/ldapservers/{jc['ldap_server_id']}/sambadomains",
+                  json={"name": "PREFETCH", "sid": "S-1-5-21-1-2-4"}, headers={"x-api-key": jc["api_key"]},
+                  timeout=10).raise_for_status()
+    p = SambaGroupProvider()
+    created = [p.create({"name": f"Prefetch {i}", "linux_name": f"prefetch-{i}", "gid": 5500 + i, "members": []})
+               for i in range(6)]
+    made = [(c.id, c.outs or {}) for c in created]
+    group_reads.invalidate()
+    expected = [p.read(id_, outs).outs for id_, outs in made]  # no prefetch configured: per-read members GET
+    gets(jc_reset)
+    # As the host does it: configure() with the stack config; 4 of the 6 managed by config (2 by linuxName).
+    config = [{"name": f"Prefetch {i}"} for i in range(2)] + [{"linuxName": f"prefetch-{i}"} for i in (2, 3)]
+    raw = {"jcqnap:jumpcloudApiKey": jc["api_key"], "jcqnap:jumpcloudApiUrl": jc["api_url"],
+           "jcqnap:jumpcloudOrgId": jc["org_id"], "jcqnap:groups": json.dumps(config)}
+    p.configure(ConfigureRequest(Config(raw, "jcqnap")))
+    try:
+        group_reads.invalidate()
+        first = p.read(*made[0]).outs
+        with client() as c:  # the fresh snapshot (no new GET); its prefetch may still be in flight
+            snap = group_reads.snapshot(c, jc["ldap_server_id"])
+        assert set(snap.members) == {id_ for id_, _ in made[:4]}
+        wait(list(snap.members.values()), timeout=60)
+        paths = gets(jc_reset)
+        prefetched = {path.split("/")[-2] for path in paths if path.endswith("/members")}
+        assert prefetched == {id_ for id_, _ in made[:4]}, paths  # all 4 managed, after one read
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            rest = list(pool.map(lambda m: p.read(*m).outs, made[1:]))
+        paths = gets(jc_reset)
+        # Only the 2 groups outside the config GET their own members; nothing is read twice.
+        assert sorted(path.split("/")[-2] for path in paths) == sorted(id_ for id_, _ in made[4:]), paths
+        assert [first, *rest] == expected
+    finally:
+        group_reads.set_managed([])
+        for id_, outs in made:
+            p.delete(id_, outs)
+        set_settings(None)
