@@ -13,8 +13,9 @@ export PULUMI_CONFIG_PASSPHRASE ?= jcqnap-local-sandbox-only
 export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING := true
 ENGINE_BIN = $(shell cat $(VENV)/.engine-bin 2>/dev/null)
-# The venv's bin comes last so an official pulumi-language-python on PATH wins over the stand-in.
-RUN = PATH="$(ENGINE_BIN):$$PATH:$(VENV)/bin"
+# The engine's bin comes first: with jcqnap's offline build it holds the bundled Python language host
+# stand-in (tools/engine/build.sh); with an official CLI, the official host.
+RUN = PATH="$(ENGINE_BIN):$$PATH"
 
 .PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down
 
@@ -36,7 +37,7 @@ test: bootstrap lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy jcqnap tests $(wildcard bench)
+	$(VENV)/bin/mypy jcqnap tests $(wildcard bench) tools/engine/langhost.py
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -52,7 +52,7 @@ def pulumi_env() -> dict[str, str]:
     if shutil.which("pulumi", path=env.get("PATH")) is None:
         out = subprocess.run(["bash", str(ROOT / "tools/engine/build.sh")], capture_output=True, text=True,
                              check=True, timeout=3600)
-        env["PATH"] = f"{out.stdout.strip().splitlines()[-1]}:{env.get('PATH', '')}:{ROOT / '.venv/bin'}"
+        env["PATH"] = f"{out.stdout.strip().splitlines()[-1]}:{env.get('PATH', '')}"
     return env
 
 

@@ -77,7 +77,7 @@ class PulumiProject:
                 "PULUMI_HOME": str(home),
                 "PULUMI_SKIP_CONFIRMATIONS": "true",
                 "NO_COLOR": "1",
-                "PATH": f"{engine}:{os.environ.get('PATH', '')}:{VENV / 'bin'}",
+                "PATH": f"{engine}:{os.environ.get('PATH', '')}",
             }
         )
         self.env.pop("PULUMI_ACCESS_TOKEN", None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.e2e.harness import ROOT
@@ -18,8 +17,10 @@ def test_lifecycle_up_noop_change_drift_repair_destroy(pulumi_project, tmp_path:
     p.config_set("content", "v1")
     p.config_set("token", TOKEN, secret=True)
 
-    p.up().check()
+    first = p.up().check()
     assert target.read_text() == "v1"
+    # The Python language host is the one bundled next to the CLI, not one found elsewhere on $PATH.
+    assert "from $PATH" not in first.output, first.output
 
     # no changes: exit 0
     assert p.preview("--expect-no-changes").returncode == 0
@@ -61,10 +62,17 @@ def test_check_failure_names_the_field(pulumi_project, tmp_path: Path) -> None:
     assert "path: must be an absolute path" in res.output
 
 
-def test_language_host_standin_explains_itself() -> None:
-    out = subprocess.run(
-        [str(ROOT / ".venv/bin/pulumi-language-python"), "--help"], capture_output=True, text=True, timeout=60
-    )
+def test_language_host_standin_is_bundled_with_the_engine_only(pulumi_engine: str) -> None:
+    bundled = Path(pulumi_engine) / "pulumi-language-python"
+    assert not (ROOT / ".venv/bin/pulumi-language-python").exists()
+    if "/jcqnap/engine/" not in str(bundled.resolve()):
+        # An official CLI: its own host, and nothing of jcqnap next to it.
+        assert not (bundled.parent / "pulumi-language-python-standin.py").exists()
+        return
+    out = subprocess.run([str(bundled), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert "stand-in" in out.stdout and "official" in out.stdout
-    assert sys.version_info >= (3, 11)
+    # The launcher runs the stand-in installed beside it, identical to the source in tools/engine.
+    assert (bundled.parent / "pulumi-language-python-standin.py").read_bytes() == (
+        ROOT / "tools/engine/langhost.py"
+    ).read_bytes()

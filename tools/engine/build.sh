@@ -9,8 +9,10 @@
 #    (go.mod/go.sum/tools.go pin github.com/pulumi/pulumi/pkg/v3 v3.274.1), into a cache OUTSIDE
 #    the work tree (${JCQNAP_ENGINE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/jcqnap/engine}/v3.274.1),
 #    so clean clones and CI reuse it. Cold: minutes; warm: instant.
-# The Python language host stand-in (`pulumi-language-python`, see jcqnap/langhost.py) is a
-# console script of the project venv; it is only needed where no official host is installed.
+# 3. With that build only, the Python language host stand-in (the launcher pulumi-language-python and
+#    langhost.py as pulumi-language-python-standin.py) goes next to the built `pulumi`, where the CLI
+#    looks for bundled plugins. It is refreshed on every run, so a changed stand-in reaches the cache.
+#    An official CLI brings the official host; then nothing of jcqnap is installed anywhere.
 set -euo pipefail
 VERSION=v3.274.1
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +28,13 @@ fi
 PREFIX="${JCQNAP_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jcqnap/engine}/$VERSION"
 BIN="$PREFIX/bin"
 complete() { for f in "${want[@]}"; do [ -x "$BIN/$f" ] || return 1; done; "$BIN/pulumi" version 2>/dev/null | grep -qx "$VERSION"; }
-if complete; then echo "engine: cached $BIN ($VERSION)" >&2; echo "$BIN"; exit 0; fi
+# Install a file into $BIN when it differs, atomically (other work trees may be running this CLI).
+put() {
+  cmp -s "$1" "$BIN/$2" && return 0
+  install -m 0755 "$1" "$BIN/.$2.$$" && mv -f "$BIN/.$2.$$" "$BIN/$2"
+}
+standin() { put "$HERE/pulumi-language-python" pulumi-language-python && put "$HERE/langhost.py" pulumi-language-python-standin.py; }
+if complete; then standin; echo "engine: cached $BIN ($VERSION)" >&2; echo "$BIN"; exit 0; fi
 
 # Go may be installed without being on PATH (the official tarball lives in /usr/local/go).
 command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"; }
@@ -47,5 +55,6 @@ sdk="$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
 install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/"
 install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/"
 complete || { echo "engine: build in $BIN is incomplete" >&2; exit 1; }
+standin
 echo "engine: built in $(( $(date +%s) - start ))s into $BIN" >&2
 echo "$BIN"

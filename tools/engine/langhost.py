@@ -8,12 +8,15 @@ program runs the project's `__main__.py` with `runpy`, as the official host does
 
 It is NOT a replacement for the official host: it supports exactly what jcqnap needs (run a program
 for preview/up/refresh/destroy) and nothing else (no dependency installation, no plugin discovery).
-It is pinned to the SDK version in `pyproject.toml`; `tests/unit/test_langhost.py` fails loudly if
-the SDK's server class changes shape.
+It was written against the SDK pinned in `constraints.txt`; `tests/unit/test_langhost.py` fails
+loudly if the SDK's server class changes shape.
 
-Installed as the console script `pulumi-language-python` of the project venv, so its interpreter is
-the venv's. The CLI runs it as `pulumi-language-python [flags] ENGINE_ADDRESS`; it prints the port
-it listens on (127.0.0.1 only) and serves until killed.
+It is not part of the jcqnap package: `tools/engine/build.sh` installs it, as
+`pulumi-language-python-standin.py`, next to the `pulumi` it builds, together with the launcher
+`pulumi-language-python` (tools/engine/pulumi-language-python), which the CLI finds there as a
+bundled plugin and which runs this file with the project virtualenv's Python. The CLI runs the
+launcher as `pulumi-language-python [flags] ENGINE_ADDRESS`; this prints the port it listens on
+(127.0.0.1 only) and serves until killed.
 """
 
 from __future__ import annotations
@@ -28,14 +31,6 @@ from typing import Any
 import grpc
 from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2_grpc
-
-HELP = """usage: pulumi-language-python [flags] ENGINE_ADDRESS
-
-jcqnap's stand-in for Pulumi's official Python language host, for machines where the official
-host cannot be installed. It serves the SDK's own LanguageServer on 127.0.0.1 and runs __main__.py
-of the project directory. With internet access, install the official Pulumi CLI instead
-(https://www.pulumi.com/docs/install/); an official host found on PATH is always preferred.
-"""
 
 
 class ProjectProgramServer(LanguageServer):
@@ -64,11 +59,9 @@ class ProjectProgramServer(LanguageServer):
         return super().Run(request, context)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help", "-help") for a in args):
-        print(HELP, end="")
-        return
+def main() -> None:
+    """Serve until the CLI stops us. Flags and the engine address in argv are not needed: the SDK's
+    LanguageServer learns the engine's address from each Run request."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
         options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
