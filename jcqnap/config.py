@@ -30,7 +30,7 @@ DEFAULT_LDAP_HOST = "ldap.jumpcloud.com"
 KNOWN_KEYS = (
     "role", "sandbox", "jumpcloudApiUrl", "jumpcloudOrgId", "jumpcloudTimeout", "bindUser", "workgroup",
     "domainSid", "groups", "directoryStack", "ldapHost", "ldapPort", "ldapSecurity", "allowInsecureLdap",
-    "nas", "smbMode", "caCertFile", "qtsProfile", "verifyGroup",
+    "nas", "smbMode", "caCertFile", "qtsProfile", "forceQtsProfile", "verifyGroup",
 )
 SECRET_KEYS = ("jumpcloudApiKey", "bindPassword", "nasCredentials")
 #: Keys of the directory role; a site stack gets their values from the directory stack.
@@ -84,6 +84,7 @@ class SiteSpec:
     ca_cert_file: str | None
     qts_profile: dict[str, Any]
     verify_group: str | None
+    force_profile: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,12 +277,17 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
         if not isinstance(profile, Mapping):
             c.add("qtsProfile", "must be an object of profile overrides")
             profile = {}
+        force = raw.get("forceQtsProfile", False)
+        if not isinstance(force, bool):
+            c.add("forceQtsProfile", f"must be true or false, got {force!r}")
+            force = False
         ca = raw.get("caCertFile")
         if ca is None and sandbox is not None:
             ca = sandbox["ldap"]["ca_cert"]
         if ca is not None and not Path(str(ca)).is_file():
             c.add("caCertFile", f"file {ca!r} not found; point it at the PEM of the CA that signed the LDAP server")
-        site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), raw.get("verifyGroup"))
+        site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), raw.get("verifyGroup"),
+                        force)
 
     if role == "site":
         for key in DIRECTORY_KEYS:
@@ -298,7 +304,7 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
 
 
 STRUCTURED_KEYS = ("bindUser", "groups", "nas", "qtsProfile")
-SCALAR_KEYS = ("ldapPort", "jumpcloudTimeout", "allowInsecureLdap")
+SCALAR_KEYS = ("ldapPort", "jumpcloudTimeout", "allowInsecureLdap", "forceQtsProfile")
 
 
 def read_raw(cfg: pulumi.Config) -> dict[str, Any]:

@@ -165,6 +165,7 @@ def build_site(
             smb_mode=spec.smb_mode,
             ca_cert=ca_cert,
             qts_profile=spec.qts_profile or None,
+            force_profile=spec.force_profile or None,
             verify_group=verify_group,
         )
         statuses[nas.name] = ldap.ldap_status

@@ -6,6 +6,9 @@ Lifecycle:
   upper-case workgroup) so `diff` compares like with like.
 * `diff` compares the stored outputs (the NAS as last seen) with the inputs; no SSH. A different NAS
   (`nas_host`/`nas_port`) is a replacement, deleted first, since a new address may be the same box.
+* `create` first checks that the NAS fits the QTS profile (`jcqnap.qnap.fit`): LDAP keys, values or
+  files the profile cannot account for stop it with nothing written, naming them and the `learn`
+  command (`force_profile` skips the check).
 * `create`/`update` run one `Transaction` over one SSH connection: snapshot, write only the differing
   `setcfg` calls, apply, verify, roll back byte-for-byte on failure. `create` remembers the
   workgroup found on the NAS as `original_workgroup`, which `delete` puts back.
@@ -191,7 +194,9 @@ class LdapConfigProvider(JcqnapProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         profile = profile_of(props)
         with session_of(props) as nas:
-            outcome = self._converge(nas, profile, props, write_secret=True)
+            # First contact: refuse (nothing written) when the NAS does not fit the profile, unless forced.
+            outcome = self._converge(nas, profile, props, write_secret=True,
+                                     check_fit=not props.get("force_profile"))
         # The transaction's fact is the NAS as found, before this change.
         original = outcome.fact.settings.value(profile, "workgroup") or profile.default("workgroup")
         outs = self._outputs(props, original)
@@ -233,7 +238,8 @@ class LdapConfigProvider(JcqnapProvider):
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
     def _converge(
-        nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool, force_apply: bool = False
+        nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool, force_apply: bool = False,
+        check_fit: bool = False,
     ) -> Outcome:
         from jcqnap.qnap.apply import Change, Transaction
 
@@ -246,6 +252,7 @@ class LdapConfigProvider(JcqnapProvider):
             ca_cert=props.get("ca_cert") or None,
             verify_user=user,
             verify_group=group,
+            check_fit=check_fit,
         )
         return Transaction(nas, profile).run(change, force_apply=force_apply)
 
@@ -291,6 +298,7 @@ class LdapConfig(Resource, module="qnap", name="LdapConfig"):
         smb_mode: pulumi.Input[str] | None = None,
         ca_cert: pulumi.Input[str] | None = None,
         qts_profile: pulumi.Input[dict[str, Any]] | None = None,
+        force_profile: pulumi.Input[bool] | None = None,
         verify_user: pulumi.Input[str] | None = None,
         verify_group: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,

@@ -50,6 +50,7 @@ ALL_FIELDS = (
     *NAS_FIELDS,
     "allow_insecure",
     "qts_profile",
+    "force_profile",
     "verify_user",
     "verify_group",
 )
@@ -88,6 +89,8 @@ def normalize(news: Mapping[str, Any]) -> dict[str, Any]:
     out.setdefault("security", "ldaps")
     out.setdefault("smb_mode", "ldap_only")
     out.setdefault("allow_insecure", False)
+    if out.get("force_profile") is False or out.get("force_profile") is None:
+        out["force_profile"] = None  # off; stored as absent so stacks created before the flag see no diff
     for key in ("nas_port", "ldap_port"):
         value = out.get(key)
         if isinstance(value, float) and value.is_integer():
@@ -176,8 +179,9 @@ def validate(inputs: Mapping[str, Any]) -> list[CheckFailure]:
         elif security == "ldap" and inputs.get("allow_insecure") is not True:
             fails.append(failure("security", "plain ldap sends the Root DN password in clear text; use ldaps "
                                              "or starttls, or set allow_insecure=true for a lab only"))
-    if known("allow_insecure") and not isinstance(inputs["allow_insecure"], bool):
-        fails.append(failure("allow_insecure", "must be true or false"))
+    for flag in ("allow_insecure", "force_profile"):
+        if known(flag) and not isinstance(inputs[flag], bool):
+            fails.append(failure(flag, "must be true or false"))
 
     # -- directory names (ldap3's DN parser, through the shared validator) ----------------------
     for key in DN_FIELDS:

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jcqnap.errors import JcqnapError
-from jcqnap.qnap.profile import Profile
+from jcqnap.qnap import fit as fitcheck
+from jcqnap.qnap.profile import Profile, ldap_uri
 from jcqnap.qnap.settings import NasSettings, new_nonce, parse_settings_output, read_settings_script, setcfg_command
 from jcqnap.qnap.ssh import NasSession, SshError
 
@@ -59,6 +60,7 @@ class Fact:
     files: dict[str, FileSnapshot] = field(default_factory=dict)
     ca_sha256: str | None = None
     nss: dict[str, int] = field(default_factory=dict)
+    fit: fitcheck.FitScan | None = None
 
 
 def _profile_path(profile: Profile, name: str) -> str | None:
@@ -91,6 +93,7 @@ def fact_script(
     snapshot: bool,
     verify_user: str | None = None,
     verify_group: str | None = None,
+    fit: bool = False,
 ) -> tuple[str, list[str]]:
     """One script (and its positional args) reading settings, CA hash, NSS checks and maybe file bytes.
 
@@ -112,6 +115,8 @@ def fact_script(
         if value:
             check = profile.command(cmd, **{label: value})
             parts.append(f"{check} </dev/null >/dev/null 2>&1; printf '%s %s\\n' {q(m + ' nss ' + label)} \"$?\"")
+    if fit:
+        parts.append(fitcheck.fit_script(profile, nonce))
     args: list[str] = []
     if snapshot:
         parts.append(_SNAPSHOT_PART)
@@ -123,9 +128,11 @@ def fact_script(
     return "\n".join(parts), args
 
 
-def parse_fact(profile: Profile, output: str, nonce: str) -> Fact:
+def parse_fact(profile: Profile, output: str, nonce: str, fit: bool = False) -> Fact:
     """Parse `fact_script`'s output (pure; tested on captured text)."""
     fact = Fact(parse_settings_output(profile, output, nonce))
+    if fit:
+        fact.fit = fitcheck.parse_fit(profile, output, nonce)
     m = re.escape(f"@@{nonce}")
     ca = re.search(rf"^{m} ca (\S+)$", output, re.M)
     if ca and ca.group(1) != "-":
@@ -149,13 +156,14 @@ def read_fact(
     snapshot: bool = False,
     verify_user: str | None = None,
     verify_group: str | None = None,
+    fit: bool = False,
 ) -> Fact:
     """The whole LDAP-related state of the NAS in one SSH round trip."""
     nonce = new_nonce()
     script, args = fact_script(profile, nonce, snapshot=snapshot, verify_user=verify_user,
-                               verify_group=verify_group)
+                               verify_group=verify_group, fit=fit)
     result = session.run_script(script, args)
-    fact = parse_fact(profile, result.text, nonce)
+    fact = parse_fact(profile, result.text, nonce, fit=fit)
     if snapshot:
         wanted = [n for n in SNAPSHOT_FILES if _profile_path(profile, n)]
         missing = [n for n in wanted if n not in fact.files]
@@ -170,15 +178,31 @@ def plan_setcfg(profile: Profile, wanted: Mapping[str, str], current: NasSetting
     """The `setcfg` commands that make `current` match `wanted` (logical values); none when equal.
 
     Settings with value spellings compare case-insensitively through the profile (QTS writes
-    booleans in mixed case); free-text settings compare exactly, since any difference matters.
+    booleans in mixed case); free-text settings compare exactly, since any difference matters. A
+    spelling that carries the LDAP URI (`ldapsam:{uri}`) compares as the rendered string, so a new
+    server or port rewrites it.
     """
+    uri = wanted_uri(wanted)
     commands: list[str] = []
     for name, logical in wanted.items():
         setting = profile.setting(name)
+        if setting.values and setting.templated(logical):
+            stored = setting.stored(logical, uri)
+            if (current.raw.get(name) or "").strip().casefold() == stored.casefold():
+                continue
+            commands.append(setcfg_command(profile, name, stored))
+            continue
         if current.value(profile, name) == logical:
             continue
-        commands.append(setcfg_command(profile, name, setting.stored(logical)))
+        commands.append(setcfg_command(profile, name, setting.stored(logical, uri)))
     return commands
+
+
+def wanted_uri(wanted: Mapping[str, str]) -> str | None:
+    """The LDAP URI the wanted settings describe, or None when they do not name a server."""
+    if not all(wanted.get(k) for k in ("server", "port", "security")):
+        return None
+    return ldap_uri(wanted["security"], wanted["server"], wanted["port"])
 
 
 def sha256_text(text: str) -> str:
@@ -219,6 +243,7 @@ class Change:
     ca_cert: str | None = None
     verify_user: str | None = None
     verify_group: str | None = None
+    check_fit: bool = False  # before the first write: refuse when the NAS does not fit the profile
 
 
 @dataclass
@@ -242,7 +267,12 @@ class Transaction:
 
     def run(self, change: Change, force_apply: bool = False) -> Outcome:
         fact = read_fact(self.session, self.profile, snapshot=True, verify_user=change.verify_user,
-                         verify_group=change.verify_group)
+                         verify_group=change.verify_group, fit=change.check_fit)
+        if change.check_fit and fact.fit is not None:
+            found = fitcheck.problems(self.profile, fact.settings, fact.fit)
+            if found:
+                t = self.session.target
+                raise fitcheck.ProfileMismatch(fitcheck.mismatch_message(self.nas, t.host, t.port, found))
         commands = plan_setcfg(self.profile, change.settings, fact.settings)
         ca_path = _profile_path(self.profile, "ca_cert")
         if change.ca_cert and ca_path is None:
@@ -250,10 +280,13 @@ class Transaction:
                               "nothing was changed")
         write_ca = bool(change.ca_cert) and fact.ca_sha256 != sha256_text(change.ca_cert or "")
         secret_exists = fact.settings.files.get("root_secret")
-        write_secret = change.root_password is not None and (
+        # With secret_store qts_ui the firmware keeps the password in a form jcqnap cannot produce: the
+        # admin types it in the QTS UI; jcqnap never writes or erases it, and verification proves it.
+        jcqnap_stores = self.profile.secret_store == "jcqnap"  # noqa: S105 - a name, not a password
+        write_secret = jcqnap_stores and change.root_password is not None and (
             change.write_secret or not (secret_exists and secret_exists.exists)
         )
-        erase_secret = change.erase_root_password and bool(secret_exists and secret_exists.exists)
+        erase_secret = jcqnap_stores and change.erase_root_password and bool(secret_exists and secret_exists.exists)
         healthy = self._healthy(fact, change)
         needs_apply = bool(commands or write_secret or erase_secret or write_ca or not healthy or force_apply)
         outcome = Outcome(fact, commands, write_secret, write_ca, needs_apply)

@@ -16,15 +16,27 @@ are known and which are guesses:
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-EVIDENCE_LEVELS = ("seen", "inferred", "unconfirmed", "override")
+EVIDENCE_LEVELS = ("seen", "inferred", "unconfirmed", "override", "learned")
 #: How a read gets a setting: parsed by jcqnap from its file (one `cat` per file for all settings) or
 #: printed by the NAS's own getcfg (one process per key; for firmware whose getcfg does more).
 READ_WITH = ("file", "getcfg")
+
+#: Where the Root DN password lives: ``jcqnap`` writes it as plain text into the 0600 ``root_secret``
+#: file (from stdin); ``qts_ui`` means the firmware keeps it in a form jcqnap cannot produce (QTS's
+#: encrypted ``nss_ldap.ensecret``), so the admin types it in the QTS UI and jcqnap never writes it.
+SECRET_STORES = ("jcqnap", "qts_ui")
+
+#: Placeholders a value spelling may carry: ``{uri}`` is rendered from the wanted LDAP settings
+#: (``ldaps://host:636``) when stored and matches any URI when read; ``*`` matches anything and
+#: marks a spelling that can be recognised but never written.
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDERS = ("uri",)
 
 
 class ProfileError(ValueError):
@@ -61,15 +73,41 @@ class Setting:
     note: str = ""
     read_with: str = "file"
 
-    def stored(self, logical: str) -> str:
-        """The string to store for ``logical``; free-text settings store it unchanged."""
-        if not self.values:
-            return logical
+    def spelling(self, logical: str) -> str:
+        """The raw spelling (maybe with ``{uri}``) the profile has for ``logical``."""
         for want, stored in self.values:
             if want == logical:
                 return stored
         allowed = ", ".join(w for w, _ in self.values)
         raise ProfileError(f"setting {self.name!r}: value {logical!r} is not one of {allowed}")
+
+    def stored(self, logical: str, uri: str | None = None) -> str:
+        """The string to store for ``logical``; free-text settings store it unchanged.
+
+        A spelling with ``{uri}`` needs ``uri`` (the LDAP URI being configured); one with ``*`` can
+        only be recognised, so storing it is an error that names the setting.
+        """
+        if not self.values:
+            return logical
+        spelling = self.spelling(logical)
+        if "*" in spelling:
+            raise ProfileError(f"setting {self.name!r}: the profile only recognises {spelling!r} for "
+                               f"{logical!r} and cannot write it; give a literal spelling")
+        if "{uri}" in spelling:
+            if uri is None:
+                raise ProfileError(f"setting {self.name!r}: {spelling!r} needs the LDAP URI")
+            return spelling.replace("{uri}", uri)
+        return spelling
+
+    def templated(self, logical: str) -> bool:
+        """True when the stored spelling of ``logical`` depends on the LDAP URI."""
+        return bool(self.values) and "{uri}" in self.spelling(logical)
+
+    def maps(self, stored: str | None) -> bool:
+        """True when ``stored`` is missing, free text, or one of the profile's spellings."""
+        if stored is None or not self.values:
+            return True
+        return any(_spelling_regex(v).fullmatch(stored.strip()) for _, v in self.values)
 
     def logical(self, stored: str | None) -> str | None:
         """Map a stored string back to its logical value, case-insensitively as QTS compares.
@@ -79,9 +117,22 @@ class Setting:
         if stored is None or not self.values:
             return stored
         for want, value in self.values:
-            if value.casefold() == stored.strip().casefold():
+            if _spelling_regex(value).fullmatch(stored.strip()):
                 return want
         return stored
+
+
+def _spelling_regex(spelling: str) -> re.Pattern[str]:
+    """``ldapsam:{uri}`` -> a case-insensitive pattern; ``{uri}`` matches a URI, ``*`` anything."""
+    parts = re.split(r"(\{uri\}|\*)", spelling)
+    body = "".join(r"[a-z]+://\S+" if p == "{uri}" else ".*" if p == "*" else re.escape(p) for p in parts)
+    return re.compile(body, re.I | re.S)
+
+
+def ldap_uri(security: str, host: str, port: str | int) -> str:
+    """The URI QTS-style tools render: ``ldaps://host:636`` for ldaps, ``ldap://host:389`` otherwise."""
+    scheme = "ldaps" if security == "ldaps" else "ldap"
+    return f"{scheme}://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +154,8 @@ class Profile:
     settings: tuple[Setting, ...]
     commands: tuple[Command, ...]
     defaults: tuple[tuple[str, str], ...] = field(default=())
+    secret_store: str = "jcqnap"  # noqa: S105 - a name, not a password
+    secret_store_evidence: str = "unconfirmed"  # noqa: S105 - a name, not a password
 
     # -- lookups -------------------------------------------------------------------------------
     def path(self, name: str) -> str:
@@ -150,6 +203,17 @@ class Profile:
     def root_secret_file(self) -> str:
         return self.path("root_secret")
 
+    def ldap_sections(self) -> list[tuple[str, str]]:
+        """(file name, section) pairs that belong to LDAP alone: any key there the profile does not
+        name is unknown. The sections of uLinux.conf settings, minus the workgroup's ([System])."""
+        shared = {(s.file, s.section.casefold()) for s in self.settings if s.name in ("workgroup", "smb_workgroup")}
+        out: list[tuple[str, str]] = []
+        for s in self.settings:
+            pair = (s.file, s.section)
+            if s.file == "ulinux_conf" and (s.file, s.section.casefold()) not in shared and pair not in out:
+                out.append(pair)
+        return out
+
     @property
     def getcfg(self) -> str:
         return self.path("getcfg")
@@ -172,6 +236,9 @@ class Profile:
         for c in self.commands:
             rows.append({"kind": "command", "name": c.name, "where": c.command, "evidence": c.evidence,
                          "note": c.note})
+        rows.append({"kind": "secret", "name": "secret_store", "where": self.secret_store,
+                     "evidence": self.secret_store_evidence,
+                     "note": "jcqnap: jcqnap writes root_secret (0600, from stdin); qts_ui: typed in the QTS UI only"})
         return rows
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,6 +253,7 @@ class Profile:
             },
             "commands": {c.name: c.command for c in self.commands},
             "defaults": dict(self.defaults),
+            "secret_store": self.secret_store,
         }
 
     # -- overrides -----------------------------------------------------------------------------
@@ -212,8 +280,13 @@ class Profile:
                 prof = _override_commands(prof, value, where)
             elif group == "defaults":
                 prof = _override_defaults(prof, value, where)
+            elif group == "secret_store":
+                if value not in SECRET_STORES:
+                    raise ProfileError(f"{where}: expected one of {', '.join(SECRET_STORES)}, got {value!r}")
+                prof = replace(prof, secret_store=value, secret_store_evidence="override")  # noqa: S106 - a name, not a password
             else:
-                raise ProfileError(f"{where}: unknown key (expected files, tools, settings, commands, defaults)")
+                raise ProfileError(f"{where}: unknown key (expected files, tools, settings, commands, defaults, "
+                                   "secret_store)")
         return prof
 
 
@@ -241,7 +314,7 @@ def _override_paths(prof: Profile, group: str, value: Any, where: str) -> Profil
             raise ProfileError(f"{where}.{name}: unknown {group[:-1]} (known: {', '.join(names)})")
         i = names.index(name)
         items[i] = replace(items[i], path=_text(path, f"{where}.{name}", absolute=True), evidence="override")
-    return replace(prof, **{group: tuple(items)})
+    return replace(prof, files=tuple(items)) if group == "files" else replace(prof, tools=tuple(items))
 
 
 _SETTING_FIELDS = ("file", "section", "key", "values", "read_with")
@@ -288,7 +361,11 @@ def _override_values(s: Setting, value: Any, where: str) -> tuple[tuple[str, str
     for logical, stored in value.items():
         if logical not in merged:
             raise ProfileError(f"{where}.{logical}: unknown value (known: {', '.join(merged)})")
-        merged[logical] = _text(stored, f"{where}.{logical}")
+        text = _text(stored, f"{where}.{logical}")
+        bad = [p for p in _PLACEHOLDER.findall(text) if p not in PLACEHOLDERS]
+        if bad or text.count("{") != text.count("{uri}"):
+            raise ProfileError(f"{where}.{logical}: the only placeholder a spelling may hold is {{uri}}")
+        merged[logical] = text
     return tuple(merged.items())
 
 
@@ -322,6 +399,9 @@ _FILES = (
     ProfilePath("root_secret", "/etc/config/jcqnap_ldap_root.secret", "unconfirmed",
                 "QTS keeps the Root DN password encrypted in /etc/config/nss_ldap.ensecret (format "
                 "undisclosed); this profile stores it in a 0600 file written from stdin"),
+    ProfilePath("ui_secret", "/etc/config/nss_ldap.ensecret", "seen",
+                "where the QTS UI keeps the Root DN password, encrypted in an undisclosed format; nss_ldap-265 "
+                "(QTS 4.4.1 GPL) has no ensecret handling, so something closed decodes it"),
     ProfilePath("ca_cert", "/etc/config/jcqnap_ldap_ca.pem", "unconfirmed",
                 "where LdapConfig installs its optional ca_cert (PEM, 0644); QTS's own CA store for LDAP "
                 "is undocumented, so point this at whatever your firmware's LDAP client trusts"),
@@ -351,8 +431,11 @@ _SETTINGS = (
     Setting("workgroup", "ulinux_conf", "System", "Workgroup", "seen"),
     Setting("smb_workgroup", "smb_conf", "global", "workgroup", "seen",
             note="QNAP's own scripts write both workgroups, then run smb.sh restart"),
-    Setting("smb_passdb", "smb_conf", "global", "passdb backend", "seen", managed=False,
-            note="ldapsam:<uri> when LDAP users authenticate to SMB; rendered by smb.sh"),
+    Setting("smb_passdb", "smb_conf", "global", "passdb backend", "seen",
+            (("ldap_only", "ldapsam:{uri}"), ("local_only", "tdbsam*")), managed=False,
+            note="QTS 4.4.1 avahi.sh: Samba uses LDAP when [LDAP] Enable = TRUE and this is not smbpasswd; "
+                 "this profile expects smb.sh to render it (ldapsam or tdbsam) from smb_mode, so a box "
+                 "whose local users are smbpasswd does not fit it"),
 )
 
 _COMMANDS = (

@@ -5,6 +5,10 @@
   ``<state>/sandbox.json`` (0600) and prints the endpoints. Whatever is already running is kept.
 - ``down`` (idempotent): stops the NAS fleet, the emulator and slapd, by pid.
 - ``status``: prints the state; exit 0 when slapd and the emulator are up, 3 when not.
+- ``nas-up NAME --firmware VARIANT``: one more NAS simulator of a firmware variant
+  (``jcqnap.sandbox.firmware``: default, ensecret, passdb), e.g. to try ``python -m jcqnap.qnap learn``.
+- ``ui-apply NAME``: that NAS's "Apply" in the QTS UI's LDAP page; the form comes as JSON on stdin
+  (host, port, security, base_dn, root_dn, users_base_dn, groups_base_dn, password, workgroup).
 
 State dir: ``$JCQNAP_SANDBOX_DIR`` or ``<project root>/.sandbox``.
 
@@ -206,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--nas", type=int, default=None, metavar="N", help="number of simulated NAS (default 2)")
     sub.add_parser("down", help="stop everything the sandbox started")
     sub.add_parser("status", help="exit 0 when up, 3 when down")
+    p_nas = sub.add_parser("nas-up", help="start one more NAS simulator, of a firmware variant")
+    p_nas.add_argument("name")
+    p_nas.add_argument("--firmware", default="default")
+    p_ui = sub.add_parser("ui-apply", help="simulate Apply in a NAS's QTS LDAP page (form as JSON on stdin)")
+    p_ui.add_argument("name")
     p_serve = sub.add_parser(EMULATOR_MARK, help="(internal) run the JumpCloud emulator in the foreground")
     p_serve.add_argument("--state-dir", type=Path, required=True)
     p_serve.add_argument("--port", type=int, required=True)
@@ -218,6 +227,21 @@ def main(argv: list[str] | None = None) -> int:
         down(root)
         print("sandbox down")
         return 0
+    if args.command == "nas-up":
+        from jcqnap.sandbox import nas
+
+        info = _read_json(root / "sandbox.json")
+        entry = nas.start_nas(root, args.name, info.get("ldap"), firmware=args.firmware)
+        print(f"NAS {entry['name']} ({args.firmware}): ssh {entry['admin_user']}@{entry['ssh_host']} -p "
+              f"{entry['ssh_port']}, host key {entry['host_key']} (password in {root}/nas/{args.name}/nas-info.json)")
+        return 0
+    if args.command == "ui-apply":
+        from jcqnap.sandbox import nas
+
+        out = nas.ui_apply(root, args.name, json.loads(sys.stdin.read()))
+        sys.stdout.write(out.stdout)
+        sys.stderr.write(out.stderr)
+        return out.returncode
     if args.command == "status":
         ok, report = status(root)
         print(json.dumps(report, indent=2))

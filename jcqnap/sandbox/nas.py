@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jcqnap.qnap.profile import DEFAULT_PROFILE, Profile
+from jcqnap.sandbox import firmware as fw
 from jcqnap.sandbox import process as proc
 
 DEFAULT_NAMES = ["site-a", "site-b"]
@@ -110,7 +111,8 @@ def _write_if_missing(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], profile: Profile) -> None:
+def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], profile: Profile,
+             firmware: fw.Firmware) -> None:
     """Lay out the NAS's upper layers, keys and configs before its namespace exists."""
     for sub in ("etc", "sbin", "run/sshd", "run/nslcd", "run/samba", "run/lock", "logs", "ssh", "samba",
                 ".work/etc", ".work/sbin", "home/admin"):
@@ -131,7 +133,7 @@ def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], pro
     conf = {
         "name": name, "nas_dir": str(d), "profile": profile.to_dict(), "ca_cert": NAS_CA,
         "smb_port": info["smb_port"], "share_name": SHARE_NAME, "share_path": f"{SHARE_MOUNT}/{SHARE_NAME}",
-        "samba_dir": str(d / "samba"), "netbios_name": name.upper()[:15],
+        "samba_dir": str(d / "samba"), "netbios_name": name.upper()[:15], "firmware": firmware.nas_conf(),
     }
     (d / "nas.json").write_text(json.dumps(conf, indent=2) + "\n")
     env = {"JCQNAP_NAS_CONF": str(d / "nas.json"), "JCQNAP_SESSION_LOG": str(d / "logs" / "commands.jsonl")}
@@ -143,10 +145,12 @@ def _prepare(d: Path, name: str, info: dict[str, Any], ldap: dict[str, Any], pro
     for cmd, script in (("ldap_start", "ldapsh.py"), ("smb_restart", "smbsh.py")):
         _wrapper(_upper(d, profile.command(cmd).split()[0]), script, env)
     _wrapper(d / "bin" / "nas-shell", "login_shell.py", env)
+    _wrapper(d / "bin" / "qts-ui-apply", "uiapply.py", env)
     _write_if_missing(_upper(d, files["ulinux_conf"]),
                       f"[System]\nServer Name = {name.upper()}\nWorkgroup = {profile.default('workgroup')}\n")
+    stock = "".join(f"{k} = {v}\n" for k, v in firmware.stock_smb)
     _write_if_missing(_upper(d, files["smb_conf"]),
-                      f"[global]\nworkgroup = {profile.default('workgroup')}\n")
+                      f"[global]\nworkgroup = {profile.default('workgroup')}\n{stock}")
     passwd = [ln for ln in Path("/etc/passwd").read_text().splitlines() if not ln.startswith(f"{ADMIN_USER}:")]
     passwd.append(f"{ADMIN_USER}:x:0:0:administrator:{d / 'home/admin'}:{d / 'bin/nas-shell'}")
     (etc / "passwd").write_text("\n".join(passwd) + "\n")
@@ -242,13 +246,23 @@ def _running(d: Path) -> bool:
 
 
 def _public_info(d: Path, info: dict[str, Any]) -> dict[str, Any]:
-    return {k: info[k] for k in ("name", "ssh_host", "ssh_port", "admin_user", "admin_password", "host_key",
-                                 "smb_port", "share", "share_path", "admin_key_path")}
+    out = {k: info[k] for k in ("name", "ssh_host", "ssh_port", "admin_user", "admin_password", "host_key",
+                                "smb_port", "share", "share_path", "admin_key_path")}
+    if info.get("firmware", "default") != "default":  # sandbox.json of the default fleet stays as it was
+        out["firmware"] = info["firmware"]
+    return out
 
 
 def start_nas(state_dir: Path, name: str, ldap: dict[str, Any] | None = None,
-              profile: Profile = DEFAULT_PROFILE) -> dict[str, Any]:
-    """Start NAS ``name`` (idempotent: a running NAS returns its existing info unchanged)."""
+              profile: Profile = DEFAULT_PROFILE, firmware: str = "default") -> dict[str, Any]:
+    """Start NAS ``name`` (idempotent: a running NAS returns its existing info unchanged).
+
+    ``firmware`` picks a variant (``jcqnap.sandbox.firmware``); a variant other than ``default``
+    brings its own layout, so ``profile`` only applies to the default firmware.
+    """
+    variant = fw.variant(firmware)
+    if variant.name != "default":
+        profile = variant.profile()
     d = nas_dir(state_dir, name)
     if _running(d):
         return _public_info(d, _load_info(d))
@@ -264,7 +278,8 @@ def start_nas(state_dir: Path, name: str, ldap: dict[str, Any] | None = None,
         "smb_port": smb_port, "share": SHARE_NAME, "share_path": str(_share_host_path(d)),
         "admin_key_path": str(d / "ssh" / "admin_id_ed25519"),
     }
-    _prepare(d, name, info, ldap or {}, profile)
+    info["firmware"] = variant.name
+    _prepare(d, name, info, ldap or {}, profile, variant)
     pub = (d / "ssh" / "ssh_host_ed25519_key.pub").read_text().split()
     info["host_key"] = f"{pub[0]} {pub[1]}"
     holder = _start_holder(d)
@@ -368,6 +383,16 @@ def run_in_nas(state_dir: Path, name: str, argv: list[str], input_text: str | No
         raise NasError(f"NAS {name} is not running")
     return _nsenter(holder, argv, input_text=input_text, timeout=timeout,
                     env={"JCQNAP_NAS_CONF": str(d / "nas.json")})
+
+
+def ui_apply(state_dir: Path, name: str, form: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """Do what NAS ``name``'s QTS UI does on Apply in Domain Security > LDAP (per its firmware variant).
+
+    ``form``: host, port, security, base_dn, root_dn, users_base_dn, groups_base_dn, password,
+    workgroup, smb_mode. It reaches the NAS on stdin (the password never on a command line).
+    """
+    d = nas_dir(state_dir, name)
+    return run_in_nas(state_dir, name, [str(d / "bin" / "qts-ui-apply")], input_text=json.dumps(form), timeout=180)
 
 
 def set_fail_next_apply(state_dir: Path, name: str) -> None:

@@ -13,6 +13,8 @@ Knobs for fault tests (files in the NAS state dir, consumed by the next start/st
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import subprocess
@@ -85,6 +87,46 @@ def ldap_target(conf: dict[str, Any]) -> dict[str, str]:
         "users_base_dn": _line("users_base_dn", st["users_base_dn"], required=False) or base,
         "groups_base_dn": _line("groups_base_dn", st["groups_base_dn"], required=False) or base,
     }
+
+
+def firmware(conf: dict[str, Any]) -> dict[str, Any]:
+    """The firmware variant's behaviours (``jcqnap.sandbox.firmware``); the default when absent."""
+    fw: dict[str, Any] = conf.get("firmware") or {"name": "default", "secret": "plain", "smb_switch": "ulinux"}
+    return fw
+
+
+_ENSECRET_MAGIC = "QNAPENC1$"
+
+
+def _keystream(n: int) -> bytes:
+    block = hashlib.sha256(b"jcqnap-simulated-qts-ensecret").digest()
+    return (block * (n // len(block) + 1))[:n]
+
+
+def ensecret_encode(password: str) -> str:
+    """The simulated UI's 'encryption' of the Root DN password (it only has to look opaque)."""
+    raw = password.encode("utf-8", "surrogateescape")
+    mixed = bytes(a ^ b for a, b in zip(raw, _keystream(len(raw)), strict=True))
+    return _ENSECRET_MAGIC + base64.b64encode(mixed).decode()
+
+
+def ensecret_decode(text: str) -> str:
+    text = text.strip()
+    if not text.startswith(_ENSECRET_MAGIC):
+        raise ApplyError("nss_ldap.ensecret is not in this firmware's format")
+    raw = base64.b64decode(text[len(_ENSECRET_MAGIC):])
+    return bytes(a ^ b for a, b in zip(raw, _keystream(len(raw)), strict=True)).decode("utf-8", "surrogateescape")
+
+
+def decode_ui_secret(conf: dict[str, Any]) -> None:
+    """ensecret firmware: decode the UI's nss_ldap.ensecret into the plain file the LDAP client reads."""
+    path = conf["profile"]["files"]["ui_secret"]
+    try:
+        with open(path, encoding="utf-8") as f:
+            password = ensecret_decode(f.read())
+    except FileNotFoundError:
+        raise ApplyError("the LDAP Root DN password has not been set in the QTS UI") from None
+    write_file(firmware(conf)["decoded_secret"], password + "\n", 0o600)
 
 
 def root_password(conf: dict[str, Any]) -> str:

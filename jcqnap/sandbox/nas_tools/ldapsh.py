@@ -63,6 +63,8 @@ def start(conf: dict[str, Any]) -> int:
         print("LDAP authentication is disabled")
         return 0
     target = lib.ldap_target(conf)
+    if lib.firmware(conf)["secret"] == "ensecret":  # noqa: S105 - a name, not a password
+        lib.decode_ui_secret(conf)  # this firmware's own step: nss_ldap.ensecret -> /etc/ldap.secret
     password = lib.root_password(conf)
     stop(conf)
     os.makedirs(lib.NSLCD_DIR, exist_ok=True)

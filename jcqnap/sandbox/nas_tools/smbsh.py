@@ -68,10 +68,19 @@ def render(conf: dict[str, Any]) -> tuple[list[tuple[str, str, str]], list[tuple
         (conf["share_name"], "guest ok", "no"),
         (conf["share_name"], "create mask", "0664"),
     ]
-    ldap_only = lib.enabled(conf) and lib.logical(conf, "smb_mode", st["smb_mode"]) == "ldap_only"
+    fw = lib.firmware(conf)
+    if fw["smb_switch"] == "passdb":  # the stored passdb backend is the only switch (QTS 4.4.1 avahi.sh)
+        stored = qtscfg.get(conf["profile"]["files"]["smb_conf"], g, "passdb backend") or ""
+        ldap_only = lib.enabled(conf) and stored.strip().lower().startswith("ldapsam")
+    else:
+        ldap_only = lib.enabled(conf) and lib.logical(conf, "smb_mode", st["smb_mode"]) == "ldap_only"
     if not ldap_only:
-        sets += [(g, "server role", "standalone server"),
-                 (g, "passdb backend", f"tdbsam:{os.path.join(samba, 'private', 'passdb.tdb')}")]
+        sets.append((g, "server role", "standalone server"))
+        if fw["name"] == "default":
+            sets.append((g, "passdb backend", f"tdbsam:{os.path.join(samba, 'private', 'passdb.tdb')}"))
+        else:  # QTS's local users
+            sets += [(g, "passdb backend", "smbpasswd"),
+                     (g, "smb passwd file", os.path.join(samba, "private", "smbpasswd"))]
         return sets, [(g, k) for k in LDAP_KEYS], None
     t = lib.ldap_target(conf)
     sets += [

@@ -2,7 +2,7 @@
 
 Config (project namespace): nasHost, nasPort, nasUser, nasPassword (secret), nasHostKey, ldapHost,
 ldapPort, security, baseDn, rootDn, rootPassword (secret), usersBaseDn, groupsBaseDn, workgroup,
-caCert?, verifyGroup?, allowInsecure?.
+caCert?, verifyGroup?, allowInsecure?, qtsProfile? (object), forceQtsProfile?.
 """
 
 import pulumi
@@ -30,6 +30,8 @@ ldap = LdapConfig(
     smb_mode=cfg.get("smbMode") or "ldap_only",
     ca_cert=cfg.get("caCert"),
     verify_group=cfg.get("verifyGroup"),
+    qts_profile=cfg.get_object("qtsProfile"),
+    force_profile=cfg.get_bool("forceQtsProfile"),
 )
 pulumi.export("ldapStatus", ldap.ldap_status)
 pulumi.export("originalWorkgroup", ldap.original_workgroup)
