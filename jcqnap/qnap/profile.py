@@ -317,7 +317,7 @@ def _override_paths(prof: Profile, group: str, value: Any, where: str) -> Profil
     return replace(prof, files=tuple(items)) if group == "files" else replace(prof, tools=tuple(items))
 
 
-_SETTING_FIELDS = ("file", "section", "key", "values", "read_with")
+_SETTING_FIELDS = ("file", "section", "key", "values", "read_with", "evidence")
 
 
 def _override_settings(prof: Profile, value: Any, where: str) -> Profile:
@@ -343,6 +343,10 @@ def _override_settings(prof: Profile, value: Any, where: str) -> Profile:
                 if f not in files:
                     raise ProfileError(f"{here}.file: unknown file {f!r} (known: {', '.join(files)})")
                 changes["file"] = f
+            elif fname == "evidence":
+                if fvalue not in ("learned", "override"):
+                    raise ProfileError(f"{here}.evidence: expected learned or override, got {fvalue!r}")
+                changes["evidence"] = fvalue
             elif fname == "read_with":
                 if fvalue not in READ_WITH:
                     raise ProfileError(f"{here}.read_with: expected one of {', '.join(READ_WITH)}, got {fvalue!r}")
