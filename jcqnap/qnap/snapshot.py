@@ -113,6 +113,8 @@ def render(profile: Profile, snap: Snapshot) -> str:
         shown = "(not checked)" if state is None else (f"exists, mode {state.mode}" if state.exists else "missing")
         rows.append((p.name, p.path, p.evidence, shown))
     out += _table(rows)
+    out.append(f"# Root DN password: secret_store {profile.secret_store} ({profile.secret_store_evidence}); "
+               + ("jcqnap writes root_secret" if profile.secret_store == "jcqnap" else "typed in the QTS UI only"))  # noqa: S105
     out.append("")
     out.append("# status commands (exit code; 0 = running)")
     for name, rc in snap.settings.status.items():

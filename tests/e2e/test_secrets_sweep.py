@@ -6,13 +6,18 @@ password, the NAS admin private key, and the NT hash (MD4 of UTF-16LE, hex, both
 known password. Places: `pulumi stack export` of every stack; every byte the CLI printed, including
 `--debug -v=9 --logtostderr --logflow` runs (which carry the providers' stderr); the emulator's
 request log; every log file of the sandbox (NAS commands.jsonl and sshd.log, slapd, emulator); the
-command line of every process seen while `up` ran (/proc/*/cmdline, polled in a thread); and the
-error messages of the failing runs. Pulumi's ciphertext is the only allowed form.
+command line of every process seen while `up` ran (/proc/*/cmdline, polled in a thread); the error
+messages of the failing runs; and everything `python -m jcqnap.qnap learn` printed and wrote (snapshot,
+report, profile block) around the rotation that stored a new bind password on site-a. Pulumi's
+ciphertext is the only allowed form.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +28,7 @@ import pytest
 from Crypto.Hash import MD4
 
 from jcqnap.sandbox import nas as nas_sim
-from tests.e2e.aio import NAS_NAMES, Emulator, Stack, base_config, error_lines
+from tests.e2e.aio import BIND_USER, NAS_NAMES, WORKGROUP, Emulator, Stack, base_config, error_lines
 from tests.e2e.harness import ROOT, CliResult, PulumiProject
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -118,7 +123,24 @@ def flow(sandbox: dict[str, Any], pulumi_engine: str,
                 failed_jc = run("sweep-directory", "up", "--yes", "--skip-preview", "--refresh", *DEBUG)
             finally:
                 jc.faults()
+            # learn around the run that stores the rotated password on site-a (its report compares hashes)
+            learn_dir = tmp_path_factory.mktemp("learn")
+            site_a = next(n for n in sandbox["nas"] if n["name"] == "site-a")
+            learn = [sys.executable, "-m", "jcqnap.qnap", "learn", "--host", site_a["ssh_host"], "--port",
+                     str(site_a["ssh_port"]), "--host-key", site_a["host_key"]]
+            learn_env = {**os.environ, "JCQNAP_NAS_PASSWORD": site_a["admin_password"],
+                         "JCQNAP_BIND_PASSWORD": ROTATED}
+            learned = [subprocess.run([*learn, "--save-before", str(learn_dir / "before.json")], env=learn_env,
+                                      cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)]
             run("sweep-site-a", "up", "--yes", "--skip-preview").check()
+            ldap = sandbox["ldap"]
+            learned.append(subprocess.run(
+                [*learn, "--before", str(learn_dir / "before.json"), "--out", str(learn_dir), "--ldap-host",
+                 ldap["host"], "--ldap-port", str(ldap["ldaps_port"]), "--base-dn", ldap["base_dn"], "--root-dn",
+                 f"uid={BIND_USER},{ldap['users_base_dn']}", "--users-base-dn", ldap["users_base_dn"],
+                 "--workgroup", WORKGROUP], env=learn_env, cwd=ROOT, capture_output=True, text=True, timeout=120))
+            state["learn"] = {"learn output": "".join(r.stdout + r.stderr for r in learned),
+                              **{f"learn {f.name}": f.read_text() for f in sorted(learn_dir.iterdir())}}
         state["failed"] = [failed_nas, failed_jc]
         yield state
     finally:
@@ -164,6 +186,7 @@ def places(sandbox: dict[str, Any], flow: dict[str, Any]) -> dict[str, str]:
     out["process command lines"] = "\n".join(sorted(flow["watcher"].seen))
     for res in flow["failed"]:
         out[f"error messages of {' '.join(res.args[:3])}"] = "\n".join(error_lines(res.output))
+    out.update(flow["learn"])
     return out
 
 
@@ -178,6 +201,9 @@ def test_no_secret_anywhere_after_the_flow_and_failing_runs(sandbox: dict[str, A
     assert len(debug_runs) == 5 and all(len(r.stderr) > 10_000 for r in debug_runs)
     assert sum(len(v) for v in where.values()) > 100_000
     assert any("commands.jsonl" in k for k in where) and any("sshd.log" in k for k in where)
+    # learn saw the rotation: its report names the secret file that now holds the typed (rotated) password
+    assert "holds the typed password as plain text" in where["learn learn-report.txt"], where["learn output"]
+    assert {"learn before.json", "learn qts-profile.yaml"} <= set(where)
     assert len(flow["watcher"].seen) > 20
     assert any("pulumi" in c for c in flow["watcher"].seen)
     hits = [(what, place) for what, secret in secrets.items() for place, text in where.items() if secret in text]
