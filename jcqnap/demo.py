@@ -179,6 +179,10 @@ def demo_up() -> int:
         if rc != 0:
             log(f"pulumi up on {stack} failed (exit {rc}); fix the error above and run `make demo` again")
             return rc
+    # JumpCloud makes a user's Samba hash only from a password set after Samba is configured on the
+    # directory (`verify` names members without one); the demo users set theirs again now that it is.
+    log("demo users set their passwords again so JumpCloud has their Samba hash")
+    users = seed_demo_users(sb)
     smb_ok = prove_smb(sb, users)
     verified = verify_sites(users, env)
     previews = {stack: preview_stack(stack, env) for stack in STACKS}

@@ -2,9 +2,10 @@
 
 It binds as the service account over TLS (LDAPS, or StartTLS on a plain `ldap://` URI; never a
 plain bind) with the CA verified, then reports which groups and members it can see and whether each
-member carries Samba attributes (`sambaSamAccount` / `sambaSID`). It never asks for the NT or LM
-hash attributes, so no hash can end up in a report, a log or an error. Every value that goes into a
-filter is escaped.
+member carries Samba attributes (`sambaSamAccount` / `sambaSID`) and whether the directory holds a
+Samba hash for them. It never asks for the NT or LM hash attributes: whether `sambaNTPassword` is
+there is answered by a presence filter on the member's own entry that returns no attributes, so no
+hash can end up in a report, a log or an error. Every value that goes into a filter is escaped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ldap3 import BASE, SUBTREE, Connection, Server, Tls
+from ldap3 import BASE, NO_ATTRIBUTES, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import (
     LDAPBindError,
     LDAPException,
@@ -41,6 +42,9 @@ class MemberReport:
     visible: bool
     samba: bool  # has sambaSamAccount and a sambaSID
     samba_sid: str | None = None
+    #: the directory holds a Samba (NT) hash: without one the member cannot log in over SMB yet.
+    #: None when not asked (the member has no Samba attributes at all).
+    samba_hash: bool | None = None
 
 
 @dataclass
@@ -61,6 +65,11 @@ class LdapReport:
 
     def group(self, cn: str) -> GroupReport | None:
         return next((g for g in self.groups if g.cn == cn), None)
+
+    def members_without_hash(self, cn: str) -> list[str]:
+        """Members of group ``cn`` who have Samba attributes but no Samba hash (no SMB login yet)."""
+        group = self.group(cn)
+        return [m.uid or m.dn for m in (group.members if group else []) if m.samba and m.samba_hash is False]
 
     def member_samba(self) -> dict[str, bool]:
         """uid -> whether Samba attributes are present, over every visible group."""
@@ -202,10 +211,17 @@ def _member(conn: Connection, member_dn: str) -> MemberReport:
     attrs = entries[0]["attributes"]
     classes = {str(c).lower() for c in attrs.get("objectClass", [])}
     sid = _first(entries[0], "sambaSID")
+    samba = "sambasamaccount" in classes and bool(sid)
     return MemberReport(
-        dn=member_dn, uid=_first(entries[0], "uid"), visible=True, samba="sambasamaccount" in classes and bool(sid),
-        samba_sid=sid,
+        dn=member_dn, uid=_first(entries[0], "uid"), visible=True, samba=samba, samba_sid=sid,
+        samba_hash=_has_nt_hash(conn, member_dn) if samba else None,
     )
+
+
+def _has_nt_hash(conn: Connection, member_dn: str) -> bool:
+    """Whether the entry has a ``sambaNTPassword``, asked with a presence filter and no attributes
+    ("1.1", RFC 4511 4.5.1.8), so the hash itself is never sent back."""
+    return bool(_search(conn, member_dn, "(sambaNTPassword=*)", [NO_ATTRIBUTES], scope=BASE))
 
 
 def _search(conn: Connection, base: str, flt: str, attrs: list[str], scope: str = SUBTREE) -> list[dict]:

@@ -4,8 +4,9 @@ It reads the stack's config and outputs through the real `pulumi` CLI (and, for 
 directory stack's outputs), then checks, read-only:
 
 1. a TLS bind to the LDAP directory as the Samba service account;
-2. every Samba group visible with its members, each carrying Samba attributes, and the workgroup's
-   `sambaDomain` entry present;
+2. every Samba group visible with its members, each carrying Samba attributes and a Samba hash (a
+   member whose password was set before Samba was configured has none and cannot log in over SMB
+   until the password is changed), and the workgroup's `sambaDomain` entry present;
 3. for each NAS: its workgroup equals JumpCloud's, LDAP is enabled and its client and Samba answer;
 4. optionally an SMB login with a canary user's credentials (`--canary-user`, password from
    the environment variable JCQNAP_CANARY_PASSWORD, never a command-line argument).
@@ -100,6 +101,15 @@ def check_ldap(outs: dict[str, Any], ca_cert: str | None) -> list[Check]:
             "members have Samba attributes", name, not missing,
             f"{len(group.members)} members" + (f"; without Samba attributes: {', '.join(missing)}" if missing else ""),
             f"switch 'Enable Samba Authentication' back on for group {name!r} (pulumi up --refresh on the directory)",
+        ))
+        no_hash = report.members_without_hash(name)
+        checks.append(Check(
+            "members can log in over SMB (Samba hash)", name, not no_hash,
+            f"cannot log in over SMB yet, no Samba hash: {', '.join(no_hash)}" if no_hash
+            else "every member with Samba attributes has a Samba hash",
+            f"{', '.join(no_hash)}: change the password in the JumpCloud User Portal, or an admin resets it in "
+            "the console (JumpCloud makes the Samba hash only from a password set after Samba is configured "
+            "on the directory)",
         ))
     return checks
 

@@ -85,6 +85,15 @@ def test_site_follows_the_directory_and_verify_names_the_fix(stacks: Any) -> Non
     p, sandbox, users = stacks
     p.use(DIR).up().check()
     p.use(SITE).up().check()
+    # The demo users' passwords were set before the directory stack configured Samba, so JumpCloud has
+    # no Samba hash for them: SMB refuses alice and verify names the members and the fix.
+    assert not smb_ok(sandbox, users["alice"])
+    res = run_verify(p, SITE)
+    assert res.returncode == 1
+    (line,) = [ln for ln in res.stdout.splitlines() if "FAIL  members can log in over SMB" in ln and "NAS Users" in ln]
+    assert "alice" in line and "carol" in line and "bob" not in line
+    assert "change the password in the JumpCloud User Portal" in res.stdout
+    demo.seed_demo_users(sandbox)  # the users set their passwords again, as the fix says
     assert smb_ok(sandbox, users["alice"]) and not smb_ok(sandbox, users["bob"])
     assert p.use(SITE).preview("--refresh", "--expect-no-changes").returncode == 0
 

@@ -47,14 +47,15 @@ def runbook(api: Api, sandbox: dict[str, Any]) -> dict[str, Any]:
         "username": "svc-samba", "email": "svc@example.com", "password": PASSWORD,
         "ldap_binding_user": True, "samba_service_user": True, "password_never_expires": True,
     }).json()
-    alice = api.call("POST", "/systemusers", 200, json={
-        "username": "alice", "email": "alice@example.com", "password": "Alice-pw1", "firstname": "Alice",
-    }).json()
     server = api.call("GET", "/v2/ldapservers", 200).json()
     assert len(server) == 1
     ldap_id = server[0]["id"]
     domain = api.call("POST", f"/v2/ldapservers/{ldap_id}/sambadomains", 201,
                       json={"name": "JCWORK", "sid": "S-1-5-21-1111-2222-3333"}).json()
+    # alice's password is set once Samba is configured, so the directory has her Samba hash.
+    alice = api.call("POST", "/systemusers", 200, json={
+        "username": "alice", "email": "alice@example.com", "password": "Alice-pw1", "firstname": "Alice",
+    }).json()
     groups = []
     for name, gid in (("NAS Users", 7001), ("NAS Admins", 7002)):
         posix = [{"id": gid, "name": name.lower().replace(" ", "-")}]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from Crypto.Hash import MD4
 
+from jcqnap import verify
 from jcqnap.jumpcloud import JumpCloudClient, JumpCloudSettings, object_id
 from jcqnap.ldapcheck import LdapCheckError, can_bind, check_directory
 
@@ -17,7 +18,8 @@ MEMBER_PASSWORD = "Member-Integr4tion-Pw!"
 
 @pytest.fixture
 def directory(jc_reset: dict[str, Any]) -> dict[str, Any]:
-    """A bind user, a Samba domain and a bound Samba group with alice; carol in no group."""
+    """A bind user, a Samba domain and a bound Samba group with alice (password set before Samba was
+    configured, so no Samba hash) and dave (password set after); carol in no group."""
     info = jc_reset["jumpcloud"]
     with JumpCloudClient(JumpCloudSettings(api_key=info["api_key"], api_url=info["api_url"])) as jc:
         jc.create_user({"username": "svc-samba", "email": "svc@example.com", "password": SVC_PASSWORD,
@@ -26,6 +28,7 @@ def directory(jc_reset: dict[str, Any]) -> dict[str, Any]:
         jc.create_user({"username": "carol", "email": "carol@example.com", "password": MEMBER_PASSWORD})
         ldap_id = jc.ldap_server_id()
         jc.create_samba_domain(ldap_id, "ACME", "S-1-5-21-1-2-3")
+        dave = jc.create_user({"username": "dave", "email": "dave@example.com", "password": MEMBER_PASSWORD}).obj
         group = jc.create_user_group(
             {"name": "NAS Staff", "attributes": {"posixGroups": [{"id": 5001, "name": "nas-staff"}]}}, lambda g: False
         ).obj
@@ -35,8 +38,9 @@ def directory(jc_reset: dict[str, Any]) -> dict[str, Any]:
         full["attributes"] = {**full.get("attributes", {}), "sambaEnabled": True}
         jc.put_user_group(gid, full)
         jc.change_group_member(gid, "add", object_id(alice))
+        jc.change_group_member(gid, "add", object_id(dave))
     ldap = jc_reset["ldap"]
-    return {**ldap, "svc_dn": f"uid=svc-samba,ou=Users,{ldap['base_dn']}",
+    return {**ldap, "alice_id": object_id(alice), "svc_dn": f"uid=svc-samba,ou=Users,{ldap['base_dn']}",
             "alice_dn": f"uid=alice,ou=Users,{ldap['base_dn']}", "carol_dn": f"uid=carol,ou=Users,{ldap['base_dn']}"}
 
 
@@ -49,7 +53,7 @@ def test_service_account_sees_groups_members_and_samba(directory: dict[str, Any]
     assert report.samba_domains == {"ACME": "S-1-5-21-1-2-3"}
     staff = report.group("NAS Staff")
     assert staff is not None
-    assert [(m.uid, m.samba) for m in staff.members] == [("alice", True)]
+    assert [(m.uid, m.samba, m.samba_hash) for m in staff.members] == [("alice", True, False), ("dave", True, True)]
     assert staff.members[0].samba_sid and staff.members[0].samba_sid.startswith("S-1-5-21-1-2-3-")
     # The report never holds an NT hash.
     nt = MD4.new(MEMBER_PASSWORD.encode("utf-16-le")).hexdigest()  # noqa: S303 - NT hash is MD4
@@ -95,3 +99,19 @@ def test_filter_values_are_escaped(directory: dict[str, Any]) -> None:
     report = check_directory(d["uri"], d["svc_dn"], SVC_PASSWORD, d["base_dn"], d["ca_cert"],
                              groups=["*)(cn=*", "NAS Staff"])
     assert [g.cn for g in report.groups] == ["NAS Staff"]
+
+
+def test_verify_names_members_without_a_samba_hash_until_their_password_changes(
+        jc_reset: dict[str, Any], directory: dict[str, Any]) -> None:
+    d = directory
+    outs = {"ldapHost": d["host"], "ldapPort": d["ldaps_port"], "ldapSecurity": "ldaps", "bindDn": d["svc_dn"],
+            "bindPassword": SVC_PASSWORD, "baseDn": d["base_dn"], "groupNames": ["NAS Staff"], "workgroup": "ACME"}
+    (check,) = [c for c in verify.check_ldap(outs, d["ca_cert"]) if "Samba hash" in c.name]
+    assert not check.ok and check.target == "NAS Staff"
+    assert "alice" in check.detail and "dave" not in check.detail
+    assert "alice" in check.fix and "password" in check.fix
+    info = jc_reset["jumpcloud"]
+    with JumpCloudClient(JumpCloudSettings(api_key=info["api_key"], api_url=info["api_url"])) as jc:
+        jc.update_user(d["alice_id"], {"password": "Alice-Changed-Pw1!"})  # what the fix asks for
+    checks = verify.check_ldap(outs, d["ca_cert"])
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]

@@ -39,7 +39,18 @@ def test_users_get_unix_ids_from_5000_and_no_password_back(b: JumpCloudBackend) 
     u2 = b.create_user({"username": "b", "email": "b@x.io"})
     assert (u1["unix_uid"], u2["unix_uid"]) == (5000, 5001)
     assert "password" not in u1 and len(u1["_id"]) == 24
-    assert b.users[u1["_id"]].password_nt == MD4.new("pw".encode("utf-16-le")).hexdigest().upper()  # noqa: S303
+
+
+def test_nt_hash_only_for_a_password_set_while_samba_is_configured(b: JumpCloudBackend) -> None:
+    u = b.create_user({"username": "a", "email": "a@x.io", "password": "pw"})
+    assert b.users[u["_id"]].password_ssha and b.users[u["_id"]].password_nt is None  # set before Samba
+    domain = b.create_samba_domain(LDAP, {"name": "WG", "sid": "S-1-5-21-1-2-3"})
+    assert b.users[u["_id"]].password_nt is None  # configuring Samba cannot derive it afterwards
+    b.update_user(u["_id"], {"password": "pw2"})
+    assert b.users[u["_id"]].password_nt == MD4.new("pw2".encode("utf-16-le")).hexdigest().upper()  # noqa: S303
+    b.delete_samba_domain(LDAP, domain["id"])
+    b.update_user(u["_id"], {"password": "pw3"})
+    assert b.users[u["_id"]].password_nt is None  # no stale hash that still takes the old password
 
 
 def test_duplicate_username_or_email_is_400_user_already_exists(b: JumpCloudBackend) -> None:

@@ -16,6 +16,18 @@ Rules and the decisions behind them (evidence levels from domain-facts.md):
   Samba domain [seen, UI] and has a Linux group (posixGroups) [inferred: Samba needs a GID]. It is
   checked when the flag is switched on, so a GET-merge-PUT of an enabled group keeps working.
 - Two groups may not claim the same Linux group name or GID (400) [inferred].
+- **The Samba hash (``sambaNTPassword``) exists only for a password set while Samba is configured on
+  the directory** (the LDAP server has a Samba domain: the console's "Configure Samba
+  Authentication" sets its workgroup and SID). Users whose password was set before that have no
+  hash, so they cannot log in over SMB until they change it or an admin resets it. Evidence:
+  [kb] JumpCloud's QNAP and Synology articles (jumpcloud.desk.com/customer/en/portal/articles/2971873,
+  jumpcloud.com/support/configure-synology-nas-dsm-7-x-to-use-cloud-ldap) have Samba configured on
+  the directory and "Enable Samba Authentication" on the group let members use "their JumpCloud
+  username and password"; [kb] JumpCloud's Samba page (jumpcloud.com/daas-product/samba-authentication)
+  says SMB authentication rests on the MD4 NT password hash; [seen] a directory that keeps only
+  hashes can make the NT hash only at the next password change (explained for FusionDirectory's Samba plugin in
+  github.com/fusiondirectory/fusiondirectory-plugins/issues/12). The rule itself is [inferred]:
+  no vendor sentence stating it was found; ``verify`` names the members it affects.
 """
 
 from __future__ import annotations
@@ -94,6 +106,11 @@ class JumpCloudBackend:
         """Call ``listener`` (under the backend lock) after every change, e.g. the LDAP projection."""
         self._listeners.append(listener)
 
+    @property
+    def samba_configured(self) -> bool:
+        """True when the directory has a Samba domain: only then does a new password get an NT hash."""
+        return any(self.samba_domains.values())
+
     @contextmanager
     def _change(self) -> Iterator[None]:
         with self.lock:
@@ -155,7 +172,7 @@ class JumpCloudBackend:
             user.data.setdefault("unix_uid", next_id)
             user.data.setdefault("unix_guid", user.data["unix_uid"] if "unix_uid" in data else next_id)
             if isinstance(body.get("password"), str):
-                user.set_password(body["password"])
+                user.set_password(body["password"], self.samba_configured)
             self.users[user.id] = user
             return user.render()
 
@@ -171,7 +188,7 @@ class JumpCloudBackend:
             self._check_unique(data, user.id)
             user.data.update(data)
             if isinstance(body.get("password"), str):
-                user.set_password(body["password"])
+                user.set_password(body["password"], self.samba_configured)
             return user.render()
 
     def delete_user(self, user_id: str) -> dict[str, Any]:

@@ -72,9 +72,17 @@ class SystemUser:
     password_ssha: str | None = None
     password_nt: str | None = None
 
-    def set_password(self, password: str) -> None:
+    def set_password(self, password: str, samba_configured: bool) -> None:
+        """Keep the password as JumpCloud does: only hashes, never the password itself.
+
+        The NT hash (``sambaNTPassword``) is made only while Samba is configured on the directory
+        (it has a Samba domain). A password set before that leaves the user without one until the
+        next password change: the password is gone by then, so nothing can derive the hash later
+        (see ``models.py`` for the evidence). A password set while Samba is off also drops an older
+        NT hash, which would otherwise still accept the previous password.
+        """
         self.password_ssha = ssha(password)
-        self.password_nt = nt_hash(password)
+        self.password_nt = nt_hash(password) if samba_configured else None
         self.data["password_date"] = now_iso()
 
     def render(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
