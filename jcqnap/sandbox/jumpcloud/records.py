@@ -40,6 +40,8 @@ LINUX_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 SID_RE = re.compile(r"^S-1-5-21-\d{1,10}-\d{1,10}-\d{1,10}$")
 WORKGROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 MAX_ID = 2**31 - 1
+#: The attributes of ``GroupAttributes-UserGroup`` in the v2 spec; other keys are not stored.
+GROUP_ATTRIBUTES = ("sambaEnabled", "posixGroups", "sudo", "ldapGroups", "radius")
 
 
 def new_id() -> str:
@@ -188,18 +190,35 @@ def validate_user_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_group_body(body: Any) -> dict[str, Any]:
-    """Check a UserGroupPost/UserGroupPut body; returns normalised name/description/email/attributes/extra."""
+    """Check a UserGroupPost/UserGroupPut body; returns normalised name/description/email/attributes/extra.
+
+    What is stored is what the spec's ``UserGroup`` allows, so every answer echoing it validates:
+    ``null`` attributes count as absent, the known attributes are type-checked (400 otherwise) and
+    unknown attribute keys are dropped, as are unknown top-level keys.
+    """
     body = require_object(body, "user group")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name is required and must be a non-empty string")
     for key in ("description", "email"):
-        if key in body and not isinstance(body[key], str):
+        if body.get(key) is not None and not isinstance(body[key], str):
             raise BadRequest(f"{key} must be a string")
-    attributes = body.get("attributes") or {}
-    if not isinstance(attributes, dict):
+    return {
+        "name": name,
+        "description": body.get("description") or "",
+        "email": body.get("email") or "",
+        "attributes": _group_attributes(body.get("attributes")),
+        "extra": _group_extra(body),
+    }
+
+
+def _group_attributes(raw: Any) -> dict[str, Any]:
+    """``GroupAttributes-UserGroup``: sambaEnabled, posixGroups, sudo, ldapGroups, radius."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
         raise BadRequest("attributes must be an object")
-    attributes = dict(attributes)
+    attributes = {k: v for k, v in raw.items() if v is not None and k in GROUP_ATTRIBUTES}
     if "sambaEnabled" in attributes and not isinstance(attributes["sambaEnabled"], bool):
         raise BadRequest("attributes.sambaEnabled must be a boolean")
     posix = attributes.get("posixGroups")
@@ -216,15 +235,42 @@ def validate_group_body(body: Any) -> dict[str, Any]:
                 raise BadRequest("attributes.posixGroups[].name must be a valid Linux group name")
         if not posix:
             attributes.pop("posixGroups")
-    passthrough = ("memberQueryExemptions", "memberSuggestionsNotify", "membershipAutomated")
-    extra = {k: body[k] for k in passthrough if k in body}
-    return {
-        "name": name,
-        "description": body.get("description", ""),
-        "email": body.get("email", ""),
-        "attributes": attributes,
-        "extra": extra,
-    }
+    sudo = attributes.get("sudo")
+    if sudo is not None and not (isinstance(sudo, dict) and all(isinstance(sudo.get(k), bool)
+                                                                for k in ("enabled", "withoutPassword"))):
+        raise BadRequest("attributes.sudo must be an object with booleans enabled and withoutPassword")
+    ldap_groups = attributes.get("ldapGroups")
+    if ldap_groups is not None and not (isinstance(ldap_groups, list) and all(
+            isinstance(g, dict) and isinstance(g.get("name", ""), str) for g in ldap_groups)):
+        raise BadRequest("attributes.ldapGroups must be an array of objects with a string name")
+    radius = attributes.get("radius")
+    if radius is not None:
+        reply = radius.get("reply", []) if isinstance(radius, dict) else None
+        if not isinstance(reply, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("value"), str)
+                for r in reply):
+            raise BadRequest("attributes.radius must be an object whose reply is an array of {name, value} strings")
+    return attributes
+
+
+def _group_extra(body: dict[str, Any]) -> dict[str, Any]:
+    """The other UserGroupPost fields the emulator keeps, type-checked; nulls count as absent."""
+    extra: dict[str, Any] = {}
+    for key in ("memberSuggestionsNotify", "membershipAutomated"):
+        if body.get(key) is not None:
+            if not isinstance(body[key], bool):
+                raise BadRequest(f"{key} must be a boolean")
+            extra[key] = body[key]
+    exemptions = body.get("memberQueryExemptions")
+    if exemptions is not None:
+        if not isinstance(exemptions, list) or not all(
+                isinstance(o, dict) and isinstance(o.get("id"), str) and isinstance(o.get("type"), str)
+                and isinstance(o.get("attributes", {}), dict) for o in exemptions):
+            raise BadRequest("memberQueryExemptions must be an array of graph objects with string id and type")
+        extra["memberQueryExemptions"] = [
+            {k: o[k] for k in ("id", "type", "attributes") if k in o} for o in exemptions
+        ]
+    return extra
 
 
 def validate_samba_domain(body: Any) -> tuple[str, str]:

@@ -69,6 +69,22 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other method (HEAD, OPTIONS, TRACE, made-up ones) goes through the API's routing too,
+        which answers the JSON 405/404 the API gives, not the stdlib's HTML 501."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the stdlib raises before routing (bad request line, headers too large) as the vendor's
+        JSON Error body instead of an HTML page."""
+        self.close_connection = True
+        try:
+            self._send(ApiResponse(code, error_body(code, message or self.responses.get(code, ("error",))[0])))
+        except OSError:
+            pass
+
     # -- plumbing ---------------------------------------------------------------------------------
     def _send(self, resp: ApiResponse) -> None:
         data = b"" if resp.body is None or resp.status == 204 else json.dumps(resp.body).encode()
