@@ -103,7 +103,8 @@ def _check(resp: requests.Response, declared: set[str] | None) -> None:
     """The oracle described in the module docstring."""
     where = f"{resp.request.method} {resp.request.url} -> {resp.status_code} {resp.text[:300]!r}"
     assert resp.status_code < 500, where
-    if declared is not None and (str(resp.status_code) in declared or ("default" in declared and resp.status_code >= 400)):
+    status = resp.status_code
+    if declared is not None and (str(status) in declared or ("default" in declared and status >= 400)):
         try:
             validate_response(resp)
         except Exception as exc:
