@@ -5,6 +5,14 @@ Rules every provider follows (see docs in README "How the providers work"):
 * `diff` compares the *outputs* stored in state (what the object looked like after the last
   create/update/read) with the new inputs, and sets `changes` and `replaces` explicitly, so drift
   found by `read` shows up in `preview --refresh`.
+* `read` returns the inputs as the service has them (not only the outputs). The engine stores them
+  as the resource's inputs, so the update `preview --refresh --diff` proposes marks each drifted
+  field (`~ field: old => new`, the CLI prints old inputs against new ones), and `ignore_changes`
+  keeps the refreshed value (the engine swaps the old input into the new ones, and `diff` then
+  finds it equal to the stored output). Fields that are not inputs but always wanted (flags) are
+  set by `check`, so they show too. An optional input the provider generated when omitted (a
+  password, a SID) is returned only when the user gave it, or the diff would show it removed.
+  Secret inputs are returned wrapped with `secret()`.
 * During `preview`, inputs that are not known yet arrive as `UNKNOWN`; they count as a change, and as
   a replacement when the field forces one.
 * The provider object is pickled by reference into state, so it holds only plain data. Clients
@@ -30,7 +38,15 @@ Normalizer = Callable[[Any], Any]
 
 
 def is_unknown(value: Any) -> bool:
-    """True when `value` (or anything inside it) is the preview-time unknown sentinel."""
+    """True when `value` (or anything inside it) is not known yet (during preview).
+
+    `check` and `diff` receive unknowns as `pulumi.output.Unknown` objects (the SDK deserializes
+    with `keep_unknowns`); other paths may carry the raw sentinel string.
+    """
+    from pulumi.output import Unknown
+
+    if isinstance(value, Unknown):
+        return True
     if isinstance(value, str):
         return value == UNKNOWN
     if isinstance(value, Mapping):
@@ -91,6 +107,18 @@ def sorted_unique(values: Any) -> list[Any]:
     if values is None:
         return []
     return sorted(set(values))
+
+
+def secret(value: Any) -> Any:
+    """`value` marked secret for the engine, in what `read` returns as inputs.
+
+    The dynamic provider host tells the engine it does not accept secrets, so the engine keeps a
+    returned value secret only when the old input of that name was; a value the user did not give
+    (a generated password) would land in state in plaintext. The explicit marker always holds.
+    """
+    from pulumi.runtime.rpc import wrap_rpc_secret
+
+    return None if value is None else wrap_rpc_secret(value)
 
 
 def config_value(req: ConfigureRequest, key: str) -> Any:

@@ -2,8 +2,9 @@
 
 Lifecycle (Terraform-style): a username change replaces the user; a password change rotates it in
 place; everything else updates in place. The password is write-only in JumpCloud, so `read` keeps
-the stored (secret) password output and reports everything else as JumpCloud has it. The three flags
-are not inputs: they are always wanted on, and switching one off by hand shows up as drift.
+the stored (secret) password and reports everything else as JumpCloud has it, as outputs and as
+inputs (so a refreshed diff names the field). The three flags are not user inputs: `check` sets them
+on, and switching one off by hand shows up as drift of that flag.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from jcqnap import validation as v
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import NotFound, object_id
-from jcqnap.providers.base import diff_fields, failure, is_unknown
+from jcqnap.providers.base import diff_fields, failure, is_unknown, secret
 from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
 
 
@@ -41,6 +42,7 @@ class BindUserOutputs(BindUserInputs, total=False):
     ldap_binding_user: bool
     samba_service_user: bool
     password_never_expires: bool
+    password_is_input: bool  # False when generated: `read` then leaves it out of the inputs
 
 
 #: Flags a bind user always carries.
@@ -95,6 +97,7 @@ class BindUserProvider(JumpCloudProvider):
         for name in ("firstname", "lastname"):
             if news.get(name) is None:
                 inputs.pop(name, None)
+        inputs.update(FLAGS)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -118,7 +121,8 @@ class BindUserProvider(JumpCloudProvider):
                 # An existing user (or our own first POST that answered an error): make it match.
                 user = jc.update_user(object_id(user), body)
             org_id = jc.org_id()
-        return CreateResult(object_id(user), self._outputs(user, org_id, password))
+        outs = self._outputs(user, org_id, password, password_is_input=bool(props.get("password")))
+        return CreateResult(object_id(user), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with client([props.get("password") or ""]) as jc:
@@ -127,7 +131,9 @@ class BindUserProvider(JumpCloudProvider):
             except NotFound:
                 return gone()
             org_id = props.get("org_id") or jc.org_id()
-        return ReadResult(id_, self._outputs(user, org_id, props.get("password")))
+        # A state written before `password_is_input` existed: the demo's default is a generated one.
+        outs = self._outputs(user, org_id, props.get("password"), bool(props.get("password_is_input")))
+        return ReadResult(id_, outs, self._inputs(outs))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         password = news.get("password") or olds.get("password")
@@ -136,7 +142,7 @@ class BindUserProvider(JumpCloudProvider):
         with client([password or ""]) as jc:
             user = jc.update_user(id_, body)
             org_id = olds.get("org_id") or jc.org_id()
-        return UpdateResult(self._outputs(user, org_id, password))
+        return UpdateResult(self._outputs(user, org_id, password, password_is_input=bool(news.get("password"))))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         with client() as jc:
@@ -158,7 +164,18 @@ class BindUserProvider(JumpCloudProvider):
         return body
 
     @staticmethod
-    def _outputs(user: dict[str, Any], org_id: str, password: str | None) -> dict[str, Any]:
+    def _inputs(outs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs as JumpCloud has them, shaped as `check` shapes the program's."""
+        inputs = {k: outs[k] for k in ("username", "email", *FLAGS)}
+        for name in ("firstname", "lastname"):
+            if outs.get(name):
+                inputs[name] = outs[name]
+        if outs.get("password_is_input") and outs.get("password"):
+            inputs["password"] = secret(outs["password"])
+        return inputs
+
+    @staticmethod
+    def _outputs(user: dict[str, Any], org_id: str, password: str | None, password_is_input: bool) -> dict[str, Any]:
         if not user.get("username"):
             raise JcqnapError(f"JumpCloud returned user {object_id(user)!r} without a username")
         username = str(user["username"])
@@ -168,6 +185,7 @@ class BindUserProvider(JumpCloudProvider):
             "firstname": _text(user.get("firstname")),
             "lastname": _text(user.get("lastname")),
             "password": password,
+            "password_is_input": password_is_input,
             "org_id": org_id,
             "dn": bind_dn(username, org_id),
             "base_dn": org_base_dn(org_id),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from jcqnap.providers.base import JcqnapProvider, diff_fields
+from jcqnap.providers.base import JcqnapProvider, diff_fields, secret
 from jcqnap.providers.ldap_config_inputs import (
     ALL_FIELDS,
     CONNECTION_FIELDS,
@@ -219,6 +219,8 @@ class LdapConfigProvider(JcqnapProvider):
             fact = read_fact(nas, profile, verify_user=user, verify_group=group)
         outs = observed(profile, fact, props)
         inputs = {k: outs.get(k) for k in (*ALL_FIELDS, "enabled")}
+        for key in SECRET_FIELDS:
+            inputs[key] = secret(inputs[key])
         return ReadResult(id_, outs, inputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -3,6 +3,8 @@
 QTS's smbd finds its domain by `sambaDomainName=<WORKGROUP>`, so the workgroup must be a valid
 NetBIOS name. It is stored upper case (the convention for `sambaDomainName`). A workgroup change is
 an in-place PUT; a SID change replaces the domain, because every member's `sambaSID` derives from it.
+`read` returns the inputs as JumpCloud has them; the SID only when it was given (a generated one is
+not an input, and returning it would show as removed in a refreshed diff).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class SambaDomainInputs(TypedDict, total=False):
 class SambaDomainOutputs(SambaDomainInputs, total=False):
     # `sid` is always set in the outputs: the given one or the generated one.
     ldap_server_id: str
+    sid_is_input: bool  # False when generated
 
 
 def workgroup_problem(value: object) -> str | None:
@@ -76,7 +79,7 @@ class SambaDomainProvider(JumpCloudProvider):
             ldap_id = jc.ldap_server_id()
             created = jc.create_samba_domain(ldap_id, workgroup, given or generate_sid(), bool(given))
         domain = created.obj
-        return CreateResult(object_id(domain), self._outputs(domain, ldap_id))
+        return CreateResult(object_id(domain), self._outputs(domain, ldap_id, sid_is_input=bool(given)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with client() as jc:
@@ -85,21 +88,26 @@ class SambaDomainProvider(JumpCloudProvider):
                 domain = jc.get_samba_domain(ldap_id, id_)
             except NotFound:
                 return gone()
-        return ReadResult(id_, self._outputs(domain, ldap_id))
+        outs = self._outputs(domain, ldap_id, bool(props.get("sid_is_input")))
+        inputs = {"workgroup": outs["workgroup"]}
+        if outs["sid_is_input"]:
+            inputs["sid"] = outs["sid"]
+        return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ldap_id = str(olds["ldap_server_id"])
         with client() as jc:
             domain = jc.update_samba_domain(ldap_id, id_, str(news["workgroup"]), str(olds["sid"]))
-        return UpdateResult(self._outputs(domain, ldap_id))
+        return UpdateResult(self._outputs(domain, ldap_id, sid_is_input=bool(news.get("sid"))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         with client() as jc:
             jc.delete_samba_domain(str(props["ldap_server_id"]), id_)
 
     @staticmethod
-    def _outputs(domain: dict[str, Any], ldap_id: str) -> dict[str, Any]:
-        return {"workgroup": domain.get("name"), "sid": domain.get("sid"), "ldap_server_id": ldap_id}
+    def _outputs(domain: dict[str, Any], ldap_id: str, sid_is_input: bool) -> dict[str, Any]:
+        return {"workgroup": domain.get("name"), "sid": domain.get("sid"), "ldap_server_id": ldap_id,
+                "sid_is_input": sid_is_input}
 
 
 class SambaDomain(Resource, module="jumpcloud", name="SambaDomain"):

@@ -5,7 +5,9 @@ directory, so create runs in the service's order: POST with `posixGroups` → bi
 `ldap_server` → GET, merge `sambaEnabled: true`, PUT (PUT is a full replace) → members. The posix
 name and GID are create-only in JumpCloud's model (Terraform providers force a new group), so a
 change replaces the group. `read` reports every part that can drift: the name and description, the
-Samba flag, the binding and the members (as usernames).
+Samba flag, the binding and the members (as usernames), as outputs and as inputs, so a refreshed diff
+names the field and `ignore_changes=["members"]` keeps a membership managed elsewhere. `check` sets
+the always-wanted `samba_enabled` and `bound` inputs, so their drift shows too.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class SambaGroupProvider(JumpCloudProvider):
                 inputs["members"] = sorted_unique(members)
         if news.get("description") is None:
             inputs["description"] = ""
+        inputs.update(WANTED)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -168,7 +171,8 @@ class SambaGroupProvider(JumpCloudProvider):
                     except NotFound:
                         continue
                 members[username] = user_id
-        return ReadResult(id_, _outputs(group, ldap_id, bound, members))
+        outs = _outputs(group, ldap_id, bound, members)
+        return ReadResult(id_, outs, {k: outs[k] for k in FIELDS})
 
     @group_reads.invalidates
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

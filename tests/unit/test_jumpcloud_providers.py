@@ -7,6 +7,7 @@ import string
 
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
+from pulumi.runtime import rpc
 
 from jcqnap.providers import jumpcloud_common
 from jcqnap.providers.base import UNKNOWN
@@ -89,6 +90,18 @@ def test_bind_user_flag_switched_off_is_drift(flag: str) -> None:
     news = {"username": "svc-samba", "email": "svc@example.com"}
     res = BindUserProvider().diff("u1", {**USER_OUT, flag: False}, news)
     assert res.changes and not res.replaces
+
+
+def test_bind_user_read_inputs_match_what_check_makes_of_the_program() -> None:
+    """A refresh with no drift stores inputs equal to the program's, so a refreshed diff marks only drift."""
+    program = BindUserProvider().check({}, {"username": "svc-samba", "email": "svc@example.com"}).inputs
+    read = BindUserProvider._inputs({**USER_OUT, "password_is_input": False})
+    assert read == program  # flags set on both sides; no firstname/lastname; a generated password left out
+
+
+def test_bind_user_read_returns_a_given_password_marked_secret() -> None:
+    read = BindUserProvider._inputs({**USER_OUT, "password_is_input": True})
+    assert rpc.is_rpc_secret(read["password"]) and read["password"]["value"] == USER_OUT["password"]
 
 
 def test_generated_password_is_long_and_mixed() -> None:
