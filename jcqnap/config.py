@@ -194,10 +194,16 @@ def _nas(c: _Collector, raw: object, sandbox: dict[str, Any] | None) -> tuple[Na
             c.add(k, "must be an object {name, host, port, user, hostKey}")
             continue
         entry = dict(n)
-        if entry.get("sandbox"):
-            sim = by_name.get(entry["sandbox"])
+        if "sandbox" in entry:
+            name = entry["sandbox"]
+            sims = ", ".join(sorted(by_name)) or "none: set jcqnap:sandbox to the sandbox file first"
+            if not isinstance(name, str) or not name.strip():
+                c.add(f"{k}.sandbox", f"must name a NAS simulator of the local sandbox ({sims}), got {name!r}; "
+                      "or remove the key for a real NAS")
+                continue
+            sim = by_name.get(name)
             if sim is None:
-                c.add(f"{k}.sandbox", f"no NAS simulator named {entry['sandbox']!r} in the sandbox; "
+                c.add(f"{k}.sandbox", f"no NAS simulator named {name!r} in the sandbox (it has {sims}); "
                       "run: python -m jcqnap.sandbox up")
                 continue
             entry.setdefault("host", sim["ssh_host"])
@@ -219,18 +225,75 @@ def _nas(c: _Collector, raw: object, sandbox: dict[str, Any] | None) -> tuple[Na
     return tuple(out)
 
 
+#: What jcqnap reads from a sandbox file, by section.
+SANDBOX_SHAPE = {"jumpcloud": ("api_url", "api_key", "org_id"), "ldap": ("uri", "starttls_uri", "ca_cert")}
+
+
 def load_sandbox(path: str | None) -> dict[str, Any] | None:
-    """The sandbox description (`python -m jcqnap.sandbox up` writes it), or None."""
+    """The sandbox description (`python -m jcqnap.sandbox up` writes it), or None.
+
+    Anything else at that path (not JSON, not an object, missing a section) is a ConfigError naming
+    `jcqnap:sandbox`, never a decoder traceback.
+    """
     if not path:
         return None
+    problem = v.text(path, max_len=4096)
+    if problem:
+        raise ConfigError(f"{NS}:sandbox: {problem}")
     p = Path(path)
+    fix = "point it at the sandbox.json that `make sandbox-up` writes (.sandbox/sandbox.json)"
     if not p.exists():
         raise ConfigError(f"{NS}:sandbox: {p} does not exist; start the sandbox with: make sandbox-up")
-    return dict(json.loads(p.read_text()))
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a JSON file"
+        raise ConfigError(f"{NS}:sandbox: {p} is not a sandbox file ({reason}); {fix}") from None
+    missing = [f"{section}.{key}" for section, keys in SANDBOX_SHAPE.items() for key in keys
+               if not isinstance(doc, dict) or not isinstance(doc.get(section), dict)
+               or not isinstance(doc[section].get(key), str)]
+    nas = doc.get("nas", []) if isinstance(doc, dict) else None
+    if missing or not isinstance(nas, list) or not all(isinstance(n, dict) and "name" in n for n in nas):
+        what = f"it lacks {', '.join(missing[:3])}" if missing else "its nas list is malformed"
+        raise ConfigError(f"{NS}:sandbox: {p} is not a sandbox file ({what}); {fix}")
+    return dict(doc)
 
 
-def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> StackConfig:
-    """Validate the plain stack config. Raises ConfigError listing every problem found."""
+def _site_files(c: _Collector, ca: object, profile: Mapping[str, Any]) -> None:
+    """caCertFile must hold a PEM certificate; qtsProfile must be a valid set of overrides."""
+    if ca is not None:
+        try:
+            pem = Path(str(ca)).read_text() if not v.has_control_chars(str(ca)) else None
+        except (OSError, UnicodeDecodeError, ValueError):
+            pem = None
+        fix = "point it at the PEM of the CA that signed the LDAP server"
+        if pem is None:
+            c.add("caCertFile", f"file {ca!r} not found or not readable text; {fix}")
+        else:
+            from cryptography import x509
+
+            try:
+                x509.load_pem_x509_certificates(pem.encode())
+            except ValueError:
+                c.add("caCertFile", f"file {ca!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----); {fix}")
+    if profile:
+        from jcqnap.qnap.profile import Profile, ProfileError
+
+        try:
+            Profile.from_overrides(profile)
+        except ProfileError as exc:
+            where, _, reason = str(exc).partition(":")
+            c.add("qtsProfile" + where.removeprefix("qts_profile"),
+                  f"{reason.strip()}; see `python -m jcqnap.qnap snapshot` for the names your firmware uses")
+
+
+def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
+          organization: str | None = None) -> StackConfig:
+    """Validate the plain stack config. Raises ConfigError listing every problem found.
+
+    `organization` is the current stack's (`pulumi.get_organization()`), to check `directoryStack`
+    against what the backend accepts.
+    """
     c = _Collector()
     role = _choice(c, "role", raw.get("role"), ROLES, "all-in-one")
     security = _choice(c, "ldapSecurity", raw.get("ldapSecurity"), SECURITY, "ldaps")
@@ -249,6 +312,12 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
         ldap_host, _, port_s = host_port.rpartition(":")
         ldap_port = int(port_s)
     c.check("ldapHost", ldap_host, v.hostname)
+    if "jumpcloudApiUrl" in raw:
+        c.check("jumpcloudApiUrl", raw["jumpcloudApiUrl"], v.api_url)
+    if "jumpcloudOrgId" in raw:
+        c.check("jumpcloudOrgId", raw["jumpcloudOrgId"], v.org_id)
+    if "jumpcloudTimeout" in raw:
+        c.check("jumpcloudTimeout", raw["jumpcloudTimeout"], v.timeout_seconds)
     if ldap_port is not None:
         c.check("ldapPort", ldap_port, v.port)
 
@@ -271,7 +340,7 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
         nas = _nas(c, raw.get("nas"), sandbox)
         dstack = raw.get("directoryStack")
         if role == "site":
-            c.check("directoryStack", dstack, v.text)
+            c.check("directoryStack", dstack, lambda x: v.stack_reference(x, organization))
         smb_mode = _choice(c, "smbMode", raw.get("smbMode"), SMB_MODES, "ldap_only")
         profile = raw.get("qtsProfile") or {}
         if not isinstance(profile, Mapping):
@@ -284,10 +353,11 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None) -> Stac
         ca = raw.get("caCertFile")
         if ca is None and sandbox is not None:
             ca = sandbox["ldap"]["ca_cert"]
-        if ca is not None and not Path(str(ca)).is_file():
-            c.add("caCertFile", f"file {ca!r} not found; point it at the PEM of the CA that signed the LDAP server")
-        site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), raw.get("verifyGroup"),
-                        force)
+        _site_files(c, ca, profile)
+        verify_group = raw.get("verifyGroup")
+        if verify_group is not None:
+            c.check("verifyGroup", verify_group, v.account_name)
+        site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), verify_group, force)
 
     if role == "site":
         for key in DIRECTORY_KEYS:

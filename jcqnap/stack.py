@@ -177,7 +177,7 @@ def main() -> None:
     raw = read_raw(cfg_obj)
     sandbox_path = raw.get("sandbox")
     sandbox = load_sandbox(str(sandbox_path)) if sandbox_path else None
-    cfg = parse(raw, sandbox)
+    cfg = parse(raw, sandbox, organization=pulumi.get_organization() or None)
     pulumi.log.info(f"jcqnap: role {cfg.role}" + (" (local sandbox)" if sandbox else ""))
 
     directory: DirectoryOutputs | None = None

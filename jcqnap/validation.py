@@ -26,6 +26,13 @@ HOST_KEY_TYPES = {
     "ecdsa-sha2-nistp521",
 }
 MAX_VALUE_LEN = 1024
+#: One part of a Pulumi stack name (`tokens.ParseStackName`, `ValidateProjectName`, v3.274.1).
+STACK_PART_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+#: The organization of every stack on a self-managed (file://, S3) backend (`backend/diy/store.go`).
+DIY_ORGANIZATION = "organization"
+ORG_ID_RE = re.compile(r"[0-9a-fA-F]{24}")
+#: A user or group name QTS resolves with getent (as LdapConfig's `verify_group` takes it).
+ACCOUNT_RE = re.compile(r"[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]{0,255}")
 
 
 def has_control_chars(value: str) -> bool:
@@ -159,4 +166,75 @@ def hostname(value: object) -> str | None:
 def port(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return f"must be a TCP port number 1-65535, got {value!r}"
+    return None
+
+
+def stack_reference(value: object, organization: str | None = None) -> str | None:
+    """A stack reference `[<organization>/[<project>/]]<stack>` the engine will accept.
+
+    `organization` is the current stack's (`pulumi.get_organization()`): on a self-managed backend
+    it is always `organization`, and the engine refuses any other in a reference.
+    """
+    problem = text(value, max_len=302)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    parts = value.split("/")
+    example = f"{organization or DIY_ORGANIZATION}/jcqnap/prod-directory"
+    if len(parts) > 3 or not all(STACK_PART_RE.fullmatch(p) for p in parts):
+        return (f"must be a stack name [<organization>/[<project>/]]<stack> whose parts hold only ASCII letters, "
+                f"digits, '-', '_' and '.', got {value!r}; e.g. {example}")
+    if organization == DIY_ORGANIZATION and len(parts) > 1 and parts[0] != DIY_ORGANIZATION:
+        return (f"names organization {parts[0]!r}, but on a self-managed backend (file://, S3) every stack is in "
+                f"organization {DIY_ORGANIZATION!r}; use {DIY_ORGANIZATION}/<project>/<stack>, e.g. {example}")
+    return None
+
+
+def org_id(value: object) -> str | None:
+    problem = text(value, max_len=64)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not ORG_ID_RE.fullmatch(value):
+        return (f"must be a JumpCloud organization id (24 hex characters, Settings > Organization Profile in "
+                f"the console), got {value!r}")
+    return None
+
+
+def api_url(value: object) -> str | None:
+    """The JumpCloud API base URL: `eu`, or an http(s) URL with a host and nothing to escape."""
+    problem = text(value, max_len=2048)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    from urllib.parse import urlsplit
+
+    fix = "use https://console.jumpcloud.com/api, or eu for https://console.eu.jumpcloud.com/api"
+    if value.lower() == "eu":
+        return None
+    if not value.isascii() or any(ch.isspace() for ch in value):
+        return f"must be a plain ASCII URL without spaces, got {value!r}; {fix}"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return f"must be an http(s) URL such as https://console.jumpcloud.com/api, got {value!r}; {fix}"
+    return None
+
+
+def timeout_seconds(value: object, max_seconds: float = 600) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= max_seconds:
+        return f"must be a number of seconds above 0 and at most {max_seconds:g}, got {value!r}"
+    return None
+
+
+def account_name(value: object) -> str | None:
+    problem = text(value, max_len=256)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not ACCOUNT_RE.fullmatch(value):
+        return f"must be one user or group name without spaces, not starting with '-', got {value!r}"
     return None

@@ -34,13 +34,13 @@ def sandbox_settings(path: str) -> dict[str, str]:
     Local stacks read the emulator's URL and key from the sandbox file instead of keeping a secret
     in their stack file; the key then lives only in this process's memory.
     """
-    import json
-    from pathlib import Path
+    from jcqnap.config import ConfigError, load_sandbox
 
-    p = Path(path)
-    if not p.exists():
-        raise JcqnapError(f"jcqnap:sandbox: {p} does not exist; start the sandbox with: make sandbox-up")
-    jc = json.loads(p.read_text())["jumpcloud"]
+    try:
+        doc = load_sandbox(path)
+    except ConfigError as exc:
+        raise JcqnapError(str(exc)) from None
+    jc = (doc or {})["jumpcloud"]
     return {API_URL_KEY: jc["api_url"], API_KEY_KEY: jc["api_key"], ORG_ID_KEY: jc["org_id"]}
 
 
@@ -58,6 +58,12 @@ def settings_from_config(get: Any) -> JumpCloudSettings:
     if not api_key:
         raise JcqnapError(
             "JumpCloud API key is not set; run `pulumi config set --secret jcqnap:jumpcloudApiKey <key>`"
+        )
+    if not str(api_key).isascii() or any(ch.isspace() or not ch.isprintable() for ch in str(api_key)):
+        # It goes into an HTTP header; say so here rather than with the HTTP library's words.
+        raise JcqnapError(
+            "jcqnap:jumpcloudApiKey holds spaces, control or non-ASCII characters, which no API key has; "
+            "set it again with: pulumi config set --secret jcqnap:jumpcloudApiKey <key>"
         )
     url = str(get(API_URL_KEY) or "").strip() or None
     if url is not None and url.lower() == "eu":

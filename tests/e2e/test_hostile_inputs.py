@@ -188,3 +188,43 @@ def test_legal_hostile_values_are_stored_and_sent_literally(world: Any, sandbox:
     stack.write(good)
     stack.up().check()
     assert sorted(jc.groups()) == sorted(g["name"] for g in BASE_GROUPS)
+
+
+# Issue 17 (6a): values that reached the engine (StackReference) or a decoder before being named.
+DIRECTORY_STACK_REJECTS = [
+    ("shell", "organization/jcqnap/dir;id", "ASCII letters, digits"),
+    ("LDAP filter", "organization/jcqnap/dir)(cn=*", "ASCII letters, digits"),
+    ("non-ASCII", "organization/jcqnap/verzeichnis-ä", "ASCII letters, digits"),
+    ("other organization on a file:// backend", "acme/jcqnap/dir", "every stack is in organization"),
+]
+
+
+def test_bad_references_and_files_are_named_by_their_key(world: Any, sandbox: dict[str, Any], tmp_path: Any) -> None:
+    stack, jc = world
+    good = copy.deepcopy(stack.config)
+    site = {k: v for k, v in good.items()
+            if k not in ("jcqnap:bindUser", "jcqnap:workgroup", "jcqnap:groups")}
+    before = nas_state(sandbox)
+    jc.clear_log()
+    for cls, ref, expected in DIRECTORY_STACK_REJECTS:
+        stack.write({**site, "jcqnap:role": "site", "jcqnap:directoryStack": ref})
+        res = stack.p.preview()
+        assert res.returncode != 0 and "jcqnap:directoryStack: " in res.output and expected in res.output, (
+            cls, res.output[-3000:])
+        assert "organization name must be" not in res.output and "invalid character" not in res.output, cls
+    not_sandbox = tmp_path / "not-a-sandbox.json"
+    not_sandbox.write_text("this is a note, not JSON\n")
+    cases = [
+        ("sandbox file not JSON", {**good, "jcqnap:sandbox": str(not_sandbox)}, "jcqnap:sandbox: "),
+        ("empty nas[].sandbox", {**good, "jcqnap:nas": [{"name": "site-a", "sandbox": ""}]},
+         "jcqnap:nas[0].sandbox: must name a NAS simulator"),
+    ]
+    for cls, cfg, expected in cases:
+        stack.write(cfg)
+        res = stack.p.preview()
+        assert res.returncode != 0 and expected in res.output, (cls, res.output[-3000:])
+        assert "Traceback" not in res.output and "JSONDecodeError" not in res.output, (cls, res.output[-3000:])
+    assert [e for e in jc.log() if e["method"] != "GET"] == []
+    assert nas_state(sandbox) == before
+    print(f"\nbad references and files rejected: {len(DIRECTORY_STACK_REJECTS) + len(cases)}")
+    stack.write(good)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jcqnap.config import ConfigError, parse
+from jcqnap.config import ConfigError, load_sandbox, parse
+from jcqnap.errors import JcqnapError
+from jcqnap.providers.jumpcloud_common import sandbox_settings, settings_from_config
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDrr4K3uFAy2oAbQOYDs1GgtrJ8ryO6sbM2d1VkzTPc0"
 
@@ -75,3 +77,110 @@ def test_all_problems_are_reported_at_once() -> None:
 def test_a_site_cannot_set_its_own_workgroup() -> None:
     with pytest.raises(ConfigError, match="jcqnap:workgroup: belongs to the directory stack"):
         parse({"role": "site", "directoryStack": "org/jcqnap/dir", "nas": good()["nas"], "workgroup": "OTHER"})
+
+
+# -- issue 17 (6a): values that used to reach the engine or a decoder with their words --------------
+SITE = {"role": "site", "nas": [{"name": "site-a", "host": "10.0.0.5", "hostKey": HOST_KEY}]}
+
+
+@pytest.mark.parametrize(
+    ("ref", "organization", "expected"),
+    [
+        ("organization/jcqnap/dir;id", "organization", "ASCII letters, digits"),
+        ("organization/jcqnap/$(id)", None, "ASCII letters, digits"),
+        ("organization/jcqnap/dir)(cn=*", "organization", "ASCII letters, digits"),
+        ("organization/jcqnap/verzeichnis-ä", "organization", "ASCII letters, digits"),
+        ("organization/jcqnap/dir\n", "organization", "control or invisible"),
+        ("a/b/c/d", "organization", "[<organization>/[<project>/]]<stack>"),
+        ("organization//dir", "organization", "ASCII letters, digits"),
+        ("acme/jcqnap/dir", "organization", "every stack is in organization 'organization'"),
+        ("jcqnap/dir", "organization", "use organization/<project>/<stack>"),
+    ],
+)
+def test_a_bad_directory_stack_is_named_before_the_engine_sees_it(ref, organization, expected) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({**SITE, "directoryStack": ref}, organization=organization)
+    assert "jcqnap:directoryStack: " in str(err.value) and expected in str(err.value)
+
+
+@pytest.mark.parametrize(("ref", "organization"), [
+    ("organization/jcqnap/dir", "organization"), ("dir", "organization"), ("acme/jcqnap/prod.dir_1", "acme"),
+    ("acme/dir", None),
+])
+def test_good_directory_stacks_pass(ref, organization) -> None:
+    site = parse({**SITE, "directoryStack": ref}, organization=organization).site
+    assert site is not None and site.directory_stack == ref
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("this is not JSON", "is not a sandbox file (not a JSON file)"),
+        (b"\xff\xfe\x00binary", "is not a sandbox file (not a JSON file)"),
+        ("[1, 2]", "lacks jumpcloud.api_url"),
+        ('{"jumpcloud": {"api_url": "x", "api_key": "k", "org_id": "o"}}', "lacks ldap.uri"),
+        (None, "is not a sandbox file (Is a directory)"),
+    ],
+)
+def test_a_sandbox_path_that_is_not_a_sandbox_file_is_named(tmp_path, content, expected) -> None:
+    path = tmp_path / "sandbox.json"
+    if content is None:
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        load_sandbox(str(path))
+    assert str(err.value).startswith(f"jcqnap:sandbox: {path} ") and expected in str(err.value)
+    assert "make sandbox-up" in str(err.value)
+    with pytest.raises(JcqnapError, match=r"jcqnap:sandbox: .* is not a sandbox file"):
+        sandbox_settings(str(path))  # the providers read the same file
+
+
+@pytest.mark.parametrize("value", ["", "   ", None, ["site-a"], {"name": "site-a"}, 7])
+def test_an_empty_or_odd_nas_sandbox_is_named(value) -> None:
+    sandbox = {"nas": [{"name": "site-a", "ssh_host": "127.0.0.1", "ssh_port": 2222, "admin_user": "admin",
+                        "host_key": HOST_KEY}],
+               "ldap": {"uri": "ldaps://127.0.0.1:6360", "starttls_uri": "ldap://127.0.0.1:3890", "ca_cert": None}}
+    with pytest.raises(ConfigError) as err:
+        parse(good(nas=[{"name": "site-a", "sandbox": value}]), sandbox)
+    assert "jcqnap:nas[0].sandbox: must name a NAS simulator of the local sandbox (site-a)" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({"jumpcloudApiUrl": "ftp://console.jumpcloud.com/api"}, "jcqnap:jumpcloudApiUrl: must be an http(s) URL"),
+        ({"jumpcloudApiUrl": "https://console jumpcloud.com/api"}, "jcqnap:jumpcloudApiUrl: must be a plain ASCII"),
+        ({"jumpcloudApiUrl": "https://cönsole.jumpcloud.com/api"}, "jcqnap:jumpcloudApiUrl: must be a plain ASCII"),
+        ({"jumpcloudApiUrl": "https://x:99999/api"}, "jcqnap:jumpcloudApiUrl: must be an http(s) URL"),
+        ({"jumpcloudOrgId": "5f0c1b2a3d4e5f6a7b8c9d0\n"}, "jcqnap:jumpcloudOrgId: contains control"),
+        ({"jumpcloudOrgId": "acme corp"}, "jcqnap:jumpcloudOrgId: must be a JumpCloud organization id"),
+        ({"jumpcloudTimeout": 0}, "jcqnap:jumpcloudTimeout: must be a number of seconds above 0"),
+        ({"jumpcloudTimeout": "abc"}, "jcqnap:jumpcloudTimeout: must be a number"),
+        ({"jumpcloudTimeout": float("nan")}, "jcqnap:jumpcloudTimeout: must be a number"),
+        ({"verifyGroup": "-oProxyCommand=id"}, "jcqnap:verifyGroup: must be one user or group name"),
+        ({"verifyGroup": "nas users"}, "jcqnap:verifyGroup: must be one user or group name"),
+        ({"qtsProfile": {"setings": {}}}, "jcqnap:qtsProfile.setings: unknown key"),
+        ({"caCertFile": "/etc/hostname"}, "jcqnap:caCertFile: file '/etc/hostname' holds no PEM certificate"),
+        ({"caCertFile": "/etc"}, "jcqnap:caCertFile: file '/etc' not found or not readable"),
+    ],
+)
+def test_other_keys_are_named_with_a_fix(over, expected) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(good(**over))
+    assert expected in str(err.value)
+
+
+def test_good_connection_settings_pass() -> None:
+    cfg = parse(good(jumpcloudApiUrl="eu", jumpcloudOrgId="5f0c1b2a3d4e5f6a7b8c9d0e", jumpcloudTimeout=12.5,
+                     verifyGroup="nas-users"))
+    assert cfg.site is not None and cfg.site.verify_group == "nas-users"
+
+
+@pytest.mark.parametrize("key", ["key with space", "kéy", "key\n"])
+def test_an_api_key_that_cannot_be_a_header_is_named_without_echoing_it(key) -> None:
+    with pytest.raises(JcqnapError) as err:
+        settings_from_config({"jumpcloudApiKey": key}.get)
+    assert str(err.value).startswith("jcqnap:jumpcloudApiKey holds") and key not in str(err.value)
