@@ -19,10 +19,12 @@ RUN = PATH="$(ENGINE_BIN):$$PATH"
 
 .PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down
 
-## bootstrap: Debian packages, the venv (pinned by constraints.txt) and the Pulumi engine
+## bootstrap: Debian packages, the venv (pinned by constraints.txt), the Pulumi engine and SeaweedFS (S3 state)
 bootstrap: $(STAMP)
 	@bash tools/engine/build.sh > $(VENV)/.engine-bin.tmp && tail -1 $(VENV)/.engine-bin.tmp > $(VENV)/.engine-bin && rm -f $(VENV)/.engine-bin.tmp
 	@echo "bootstrap: engine $$(cat $(VENV)/.engine-bin)"
+	@bash tools/seaweedfs/build.sh > $(VENV)/.weed-bin.tmp && tail -1 $(VENV)/.weed-bin.tmp > $(VENV)/.weed-bin && rm -f $(VENV)/.weed-bin.tmp
+	@echo "bootstrap: SeaweedFS $$(cat $(VENV)/.weed-bin)"
 
 $(STAMP): pyproject.toml constraints.txt tools/apt-deps.sh
 	bash tools/apt-deps.sh

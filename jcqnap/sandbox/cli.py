@@ -1,9 +1,10 @@
 """``python -m jcqnap.sandbox up|down|status``: the sandbox's own CLI.
 
 - ``up`` (idempotent): sandbox CA, slapd (LDAPS + StartTLS on free 127.0.0.1 ports), the JumpCloud
-  emulator as a detached process, then the NAS fleet (``jcqnap.sandbox.nas`` when present). Writes
+  emulator as a detached process, with ``--s3`` a SeaweedFS S3 store for Pulumi state
+  (``jcqnap.sandbox.s3``), then the NAS fleet (``jcqnap.sandbox.nas`` when present). Writes
   ``<state>/sandbox.json`` (0600) and prints the endpoints. Whatever is already running is kept.
-- ``down`` (idempotent): stops the NAS fleet, the emulator and slapd, by pid.
+- ``down`` (idempotent): stops the NAS fleet, the emulator, slapd and SeaweedFS, by pid.
 - ``status``: prints the state; exit 0 when slapd and the emulator are up, 3 when not.
 - ``nas-up NAME --firmware VARIANT``: one more NAS simulator of a firmware variant
   (``jcqnap.sandbox.firmware``: default, ensecret, passdb), e.g. to try ``python -m jcqnap.qnap learn``.
@@ -21,7 +22,8 @@ sandbox.json::
               "ca_cert": path, "base_dn": "o=<org>,dc=jumpcloud,dc=com",
               "users_base_dn": "ou=Users,o=<org>,dc=jumpcloud,dc=com",
               "host": "127.0.0.1", "ldaps_port": int, "starttls_port": int},
-     "nas": [ ...whatever nas.start_fleet returns... ]}
+     "nas": [ ...whatever nas.start_fleet returns... ],
+     "s3": {...}}   # with --s3 (kept while it runs): see jcqnap.sandbox.s3
 
 The API key exists in plaintext only in sandbox.json; the emulator gets its SHA-256 through the
 0600 ``jumpcloud/emulator.json``, never on a command line.
@@ -39,7 +41,7 @@ from typing import Any
 
 import requests
 
-from jcqnap.sandbox import ca, process, slapd
+from jcqnap.sandbox import ca, process, s3, slapd
 from jcqnap.sandbox.jumpcloud.models import hash_api_key
 from jcqnap.sandbox.jumpcloud.records import new_id
 from jcqnap.sandbox.ldap_projection import org_dn, users_dn
@@ -110,7 +112,7 @@ def _nas_module() -> Any:
     return nas
 
 
-def up(root: Path, nas_count: int | None) -> dict[str, Any]:
+def up(root: Path, nas_count: int | None, with_s3: bool = False) -> dict[str, Any]:
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     previous = _read_json(root / "sandbox.json")
@@ -156,6 +158,9 @@ def up(root: Path, nas_count: int | None) -> dict[str, Any]:
             "starttls_port": ldap_port,
         },
     }
+    # The S3 store runs when asked for, and stays (with its keys) once it runs.
+    if with_s3 or (previous.get("s3") and s3.running(root, previous["s3"])):
+        info["s3"] = s3.start(root, previous.get("s3"))
     nas = _nas_module()
     if nas is not None:
         count = nas_count if nas_count is not None else len(previous.get("nas") or []) or 2
@@ -174,6 +179,7 @@ def down(root: Path) -> None:
     finally:  # a failing NAS stop must not leave the emulator and slapd running
         process.stop_pid_file(_emulator_pid_file(root), expect=EMULATOR_MARK)
         slapd.stop(slapd.SlapdPaths(root / "slapd"))
+        s3.stop(root)
 
 
 def status(root: Path) -> tuple[bool, dict[str, Any]]:
@@ -183,6 +189,8 @@ def status(root: Path) -> tuple[bool, dict[str, Any]]:
         "slapd": slapd.is_running(slapd.SlapdPaths(root / "slapd")),
         "jumpcloud": _emulator_running(root, info),
     }
+    if info.get("s3"):
+        report["s3"] = s3.running(root, info["s3"])
     nas = _nas_module()
     if nas is not None and root.exists():
         report["nas"] = nas.fleet_status(root)
@@ -197,6 +205,8 @@ def _print_endpoints(info: dict[str, Any]) -> None:
     print(f"StartTLS      : {ldap['starttls_uri']}")
     print(f"CA cert       : {ldap['ca_cert']}")
     print(f"Base DN       : {ldap['base_dn']}")
+    if info.get("s3"):  # the keys stay in sandbox.json (0600)
+        print(f"S3 state      : {info['s3']['backend_url']}  (SeaweedFS; keys in {info['state_dir']}/sandbox.json)")
     for nas in info.get("nas") or []:
         # The admin password stays in sandbox.json (0600); the host key is public and worth pinning.
         print(f"NAS {nas['name']:<9} : ssh {nas['admin_user']}@{nas['ssh_host']} -p {nas['ssh_port']}, "
@@ -208,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start (or keep) the sandbox and write sandbox.json")
     p_up.add_argument("--nas", type=int, default=None, metavar="N", help="number of simulated NAS (default 2)")
+    p_up.add_argument("--s3", action="store_true", help="also start SeaweedFS, an S3 store for Pulumi state")
     sub.add_parser("down", help="stop everything the sandbox started")
     sub.add_parser("status", help="exit 0 when up, 3 when down")
     p_nas = sub.add_parser("nas-up", help="start one more NAS simulator, of a firmware variant")
@@ -221,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = state_dir()
     if args.command == "up":
-        _print_endpoints(up(root, args.nas))
+        _print_endpoints(up(root, args.nas, with_s3=args.s3))
         return 0
     if args.command == "down":
         down(root)
