@@ -205,6 +205,12 @@ class JumpCloudClient:
             if total is None and len(results) < PAGE:
                 return
 
+    def _page_at(self, path: str, params: Mapping[str, Any] | None, skip: int) -> tuple[list[JSONObj], int | None]:
+        """One v2 page at `skip`, and the total from `x-total-count` (None when the service omits it)."""
+        resp = self._request("GET", path, {**(params or {}), "limit": PAGE, "skip": skip})
+        total = resp.headers.get("x-total-count")
+        return (list(resp.json()) if resp.content else []), (int(total) if total and total.isdigit() else None)
+
     def _create(
         self,
         path: str,
@@ -358,6 +364,10 @@ class JumpCloudClient:
             params["filter"] = f"name:eq:{name}"
         return self._page_v2("/v2/usergroups", params)
 
+    def user_groups_page(self, skip: int) -> tuple[list[JSONObj], int | None]:
+        """One page of `list_user_groups()` (same order) and the org's group count, for parallel paging."""
+        return self._page_at("/v2/usergroups", {"sort": "name"}, skip)
+
     def find_user_group(self, name: str) -> JSONObj | None:
         return next((g for g in self.list_user_groups(name) if g.get("name") == name), None)
 
@@ -407,6 +417,11 @@ class JumpCloudClient:
             str(c["to"]["id"])
             for c in self._page_v2(f"/v2/ldapservers/{ldap_id}/associations", {"targets": "user_group"})
         ]
+
+    def ldap_server_group_ids_page(self, ldap_id: str, skip: int) -> tuple[list[str], int | None]:
+        """One page of `list_ldap_server_group_ids()` and the number of bound groups, for parallel paging."""
+        items, total = self._page_at(f"/v2/ldapservers/{ldap_id}/associations", {"targets": "user_group"}, skip)
+        return [str(c["to"]["id"]) for c in items], total
 
     def change_group_association(self, group_id: str, op: str, target: str, target_id: str) -> None:
         """Bind or unbind; "already bound" and "already unbound" both count as done."""

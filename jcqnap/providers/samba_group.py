@@ -147,11 +147,12 @@ class SambaGroupProvider(JumpCloudProvider):
                 if members_f is None:
                     members_f = snap.members.get(id_) or pool.submit(jc.list_group_member_ids, id_)
                 group: dict[str, Any] | None
-                if snap.groups is not None:
-                    group = snap.groups.get(id_)
+                if snap.groups is not None and id_ in snap.groups:
+                    group = snap.groups[id_]
                     bound = id_ in snap.bound
                 else:
-                    # A large org: read this group and its binding directly, side by side.
+                    # A large org, or a group the lists did not show (deleted, or missed by paging while
+                    # the org changed): read it and its binding directly before calling it gone.
                     bound_f = pool.submit(jc.list_group_association_ids, id_, "ldap_server")
                     try:
                         group = jc.get_user_group(id_)
@@ -204,8 +205,8 @@ class SambaGroupProvider(JumpCloudProvider):
             jc.delete_user_group(id_)
 
 
-def managed_names(raw: Any) -> list[str]:
-    """Names and Linux names of the groups in the stack config's `jcqnap:groups` (a JSON string).
+def managed_names(raw: Any) -> list[list[str]]:
+    """Per group of the stack config's `jcqnap:groups` (a JSON string): its name and Linux name.
 
     Only a hint for the members prefetch: a value that does not parse prefetches nothing, and the
     program reports the bad config itself.
@@ -214,10 +215,10 @@ def managed_names(raw: Any) -> list[str]:
         groups = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return []
-    out: list[str] = []
+    out: list[list[str]] = []
     for g in groups if isinstance(groups, list) else []:
         if isinstance(g, dict):
-            out += [str(g[k]) for k in ("name", "linuxName") if isinstance(g.get(k), str) and g[k]]
+            out.append([str(g[k]) for k in ("name", "linuxName") if isinstance(g.get(k), str) and g[k]])
     return out
 
 

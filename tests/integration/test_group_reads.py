@@ -16,6 +16,7 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from jcqnap.jumpcloud import JumpCloudSettings
+from jcqnap.jumpcloud import client as client_module
 from jcqnap.providers import group_reads
 from jcqnap.providers.jumpcloud_common import client, set_settings
 from jcqnap.providers.samba_group import SambaGroupProvider
@@ -23,11 +24,11 @@ from jcqnap.providers.samba_group import SambaGroupProvider
 pytestmark = pytest.mark.integration
 
 
-def gets(sandbox: dict[str, Any]) -> list[str]:
+def gets(sandbox: dict[str, Any], query: bool = False) -> list[str]:
     hooks = sandbox["jumpcloud"]["sandbox_url"]
     log = requests.get(f"{hooks}/_sandbox/requests", timeout=10).json()
     requests.delete(f"{hooks}/_sandbox/requests", timeout=10).raise_for_status()
-    return [e["path"] for e in log if e["method"] == "GET"]
+    return [e["path"] + (f"?{e.get('query') or ''}" if query else "") for e in log if e["method"] == "GET"]
 
 
 def test_reads_share_the_group_and_binding_lists_and_fall_back_for_large_orgs(
@@ -102,6 +103,44 @@ def test_snapshot_prefetches_the_managed_groups_members_without_more_gets(jc_res
         # Only the 2 groups outside the config GET their own members; nothing is read twice.
         assert sorted(path.split("/")[-2] for path in paths) == sorted(id_ for id_, _ in made[4:]), paths
         assert [first, *rest] == expected
+    finally:
+        group_reads.set_managed([])
+        for id_, outs in made:
+            p.delete(id_, outs)
+        set_settings(None)
+
+
+def test_listing_pays_off_only_up_to_one_page_per_managed_group(
+    jc_reset: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 2 (so a handful of groups makes several pages): listing is chosen while the groups list
+    has no more pages than the stack manages groups, and then its pages come side by side, each once;
+    otherwise reads go per group after the first pages."""
+    jc = jc_reset["jumpcloud"]
+    set_settings(JumpCloudSettings(api_key=jc["api_key"], api_url=jc["api_url"], org_id=jc["org_id"]))
+    requests.post(f"{jc['api_url']}/v2/ldapservers/{jc['ldap_server_id']}/sambadomains",
+                  json={"name": "PAGES", "sid": "S-1-5-21-1-2-5"}, headers={"x-api-key": jc["api_key"]},
+                  timeout=10).raise_for_status()
+    p = SambaGroupProvider()
+    made = [(c.id, c.outs or {}) for c in (
+        p.create({"name": f"Pages {i}", "linux_name": f"pages-{i}", "gid": 5600 + i, "members": []}) for i in range(5))]
+    group_reads.invalidate()
+    expected = [p.read(id_, outs).outs for id_, outs in made]
+    monkeypatch.setattr(client_module, "PAGE", 2)
+    monkeypatch.setattr(group_reads, "PAGE", 2)
+    try:
+        for managed, listed in ((3, True), (2, False)):  # 5 groups = 3 pages of 2
+            group_reads.set_managed([[f"Pages {i}"] for i in range(managed)])
+            group_reads.invalidate()
+            gets(jc_reset)
+            assert [p.read(id_, outs).outs for id_, outs in made] == expected
+            paths = gets(jc_reset, query=True)
+            pages = [path for path in paths if "/v2/usergroups?" in path]
+            if listed:
+                assert len(pages) == 3 and len(set(paths)) == len(paths), paths  # every page, each once
+            else:
+                assert len(pages) == 1, paths  # the first page told the total; then per group
+                assert sum(f"/v2/usergroups/{id_}?" in path for id_, _ in made for path in paths) == 5
     finally:
         group_reads.set_managed([])
         for id_, outs in made:
