@@ -72,5 +72,10 @@ sandbox-down: $(STAMP)
 	$(PY) -m jcqnap.sandbox down
 
 ## bench: API calls, SSH sessions and wall time against baselines (not part of `make test`)
-bench: bootstrap
+bench: bootstrap $(VENV)/.jcqnap-bench-installed
 	$(RUN) $(PY) bench/run.py
+
+# matplotlib draws the scale plot; only the bench needs it.
+$(VENV)/.jcqnap-bench-installed: pyproject.toml constraints.txt
+	$(PY) -m pip install -q -c constraints.txt -e '.[bench]'
+	touch $@

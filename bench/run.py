@@ -1,155 +1,131 @@
 #!/usr/bin/env python3
 """`make bench`: what a jcqnap run costs, measured with the real `pulumi` CLI on a sandbox of its own.
 
-    .venv/bin/python bench/run.py [--latency-ms 50] [--rounds 5] [--keep-temp]
+    .venv/bin/python bench/run.py [--latency-ms 50] [--rounds 5] [--keep-temp] [--no-scale] [--plot PNG]
 
 Everything lives in a temp dir (/tmp/jcqnap-bench-XXXX): the sandbox (JCQNAP_SANDBOX_DIR, started
 with `python -m jcqnap.sandbox up` and always stopped with `down`), a copy of the project with its
-stack files, the null-provider baseline project (bench/null_project) and a `file://` backend with a
-passphrase. The emulator answers every API request after `--latency-ms`, like a real network.
+stack files, the two baseline projects and a `file://` backend with a passphrase. The emulator
+answers every API request after `--latency-ms`, like a real network.
+
+Baselines: the latency-bound one (bench/latency_project: one GET per JumpCloud object, one SSH
+command per NAS, the least any drift check must do) is the goal's yardstick; the null provider
+(bench/null_project: no I/O at all) is kept for information.
 
 Figures come from the emulator's request log (`/_sandbox/requests`), the NAS simulators' sshd logs
-("Accepted" lines) and wall time measured side by side in this one run. The table at the end has
-one row per figure with its goal; the exit code is 0 when every goal is met, 1 when one is not.
+("Accepted" lines), /proc (the provider process's peak RSS), `python -X importtime` and wall time
+measured side by side in this one run. The table at the end has one row per figure with its goal;
+the exit code is 0 when every goal is met, 1 when one is not. The scale figures (bench/scale.py) and
+the plot of wall time against managed groups (docs/performance-scale.png) come last.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.sandbox import BenchSandbox, Calls, Mark  # noqa: E402
-from tests.e2e.harness import CliResult, PulumiProject, engine_bin  # noqa: E402
+from bench import imports, scale  # noqa: E402
+from bench.common import (  # noqa: E402
+    PREVIEW,
+    PREVIEW_REFRESH,
+    UP,
+    Row,
+    add_latency_stack,
+    add_stack,
+    alternate,
+    bench_source,
+    fmt_ssh,
+    jcqnap_config,
+    jcqnap_source,
+    log,
+    measured,
+    median,
+    run,
+)
+from bench.measure import nas_read_times  # noqa: E402
+from bench.sandbox import BenchSandbox, Calls  # noqa: E402
+from tests.e2e.harness import PulumiProject, engine_bin  # noqa: E402
 
 MEMBERS = 5
 SMALL, LARGE = 20, 200
 RETRY_AFTER = 1
 FAULT_RATE = 0.1
-
-
-@dataclass
-class Row:
-    figure: str
-    measured: str
-    goal: str
-    ok: bool | None  # None: information only
-
-
-def log(msg: str, start: float = time.monotonic()) -> None:
-    print(f"[bench {time.monotonic() - start:6.1f}s] {msg}", flush=True)
-
-
-# -- projects and stacks ------------------------------------------------------------------------
-def jcqnap_source(tmp: Path) -> Path:
-    """The project as a user has it: Pulumi.yaml, __main__.py and a stacks/ dir (filled below)."""
-    src = tmp / "src-jcqnap"
-    (src / "stacks").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy2(ROOT / name, src / name)
-    return src
-
-
-def null_source(tmp: Path) -> Path:
-    src = tmp / "src-null"
-    shutil.copytree(ROOT / "bench" / "null_project", src, ignore=shutil.ignore_patterns("__pycache__"))
-    return src
-
-
-def jcqnap_config(sb: BenchSandbox, tag: str, groups: int, users: list[str], gid0: int,
-                  with_nas: bool) -> dict[str, Any]:
-    cfg: dict[str, Any] = {
-        "jcqnap:role": "all-in-one" if with_nas else "directory",
-        "jcqnap:sandbox": str(sb.json_path),
-        "jcqnap:bindUser": {"username": f"bench-{tag}", "email": f"bench-{tag}@example.com"},
-        "jcqnap:workgroup": f"B{tag.upper()}"[:15],
-        "jcqnap:groups": [
-            {"name": f"Bench {tag} {i:03d}", "linuxName": f"b{tag}-{i:03d}", "gid": gid0 + i,
-             "members": users[i * MEMBERS:(i + 1) * MEMBERS]}
-            for i in range(groups)
-        ],
-    }
-    if with_nas:
-        cfg["jcqnap:nas"] = [{"name": n, "sandbox": n} for n in sb.nas_names]
-    return cfg
-
-
-def add_stack(project: PulumiProject, stack: str, config: dict[str, Any]) -> None:
-    # JSON is YAML; `stack init` adds the encryption salt to this file.
-    (project.dir / "stacks" / f"Pulumi.{stack}.yaml").write_text(json.dumps({"config": config}, indent=1))
-    project.run("stack", "init", stack).check()
-
-
-def run(project: PulumiProject, stack: str, *args: str) -> tuple[CliResult, float]:
-    """One CLI run, timed; a non-zero exit stops the benchmark with the CLI's own words."""
-    t0 = time.monotonic()
-    res = project.run(*args, "--stack", stack)
-    elapsed = time.monotonic() - t0
-    if res.returncode != 0:
-        tail = "\n".join(res.output.strip().splitlines()[-40:])
-        raise RuntimeError(f"pulumi {' '.join(args)} --stack {stack} exited {res.returncode}:\n{tail}")
-    return res, elapsed
-
-
-UP = ("up", "--yes", "--skip-preview")
-PREVIEW = ("preview",)
-PREVIEW_REFRESH = ("preview", "--refresh", "--expect-no-changes")
-
-
-def measured(sb: BenchSandbox, fn: Callable[[], tuple[CliResult, float]]) -> tuple[Calls, dict[str, int], float]:
-    mark = Mark.now(sb)
-    _, elapsed = fn()
-    calls, ssh = mark.since()
-    return calls, ssh, elapsed
-
-
-def fmt_ssh(ssh: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(ssh.items()))
+GOAL_RATIO = 1.25
 
 
 # -- the benchmark ------------------------------------------------------------------------------
-def bench(tmp: Path, engine: str, latency_ms: int, rounds: int) -> tuple[list[Row], dict[str, Calls]]:
+def bench(tmp: Path, engine: str, latency_ms: int, rounds: int, with_scale: bool,
+          plot: Path | None) -> tuple[list[Row], dict[str, Calls]]:
     rows: list[Row] = []
     routes: dict[str, Calls] = {}
+    log("figure 8: import time per process (python -X importtime, best of 5)")
+    rows += import_rows(imports.measure(runs=5))
     sb = BenchSandbox(tmp / "sandbox")
     try:
         log(f"sandbox up in {sb.state}")
         sb.up()
-        users = [f"bu{i:04d}" for i in range(LARGE * MEMBERS)]
-        log(f"creating {len(users)} JumpCloud users (members of {LARGE} groups x {MEMBERS}, "
-            f"{len(users) // 100} pages of /systemusers)")
-        sb.create_users(users)
+        n_users = scale.USERS if with_scale else LARGE * MEMBERS
+        log(f"creating {n_users} JumpCloud users ({n_users // 100} pages of /systemusers)")
+        users = sb.create_users([f"bu{i:04d}" for i in range(n_users)])
         sb.set_faults(latency_ms=latency_ms)
         log(f"emulator latency: {latency_ms} ms per API request")
-        return _figures(tmp, engine, sb, users, latency_ms, rounds, rows, routes)
+        projects = Projects(tmp, engine)
+        points = _figures(projects, sb, list(users), latency_ms, rounds, rows, routes)
+        log("figure 9: one NAS settings read over SSH, files parsed by jcqnap vs getcfg per key")
+        t_file, t_getcfg = nas_read_times(sb.info, rounds=max(rounds, 5))
+        rows.append(Row("9. one NAS settings read (1 SSH exec): config files read once and parsed by jcqnap vs "
+                        "one getcfg per key (median)", f"{t_file * 1000:.0f} ms vs {t_getcfg * 1000:.0f} ms",
+                        "-", None))
+        if with_scale:
+            rows += scale.figures(projects.jc, projects.latency, sb, users, latency_ms, routes, points)
+        if plot is not None:
+            from bench.measure import plot as draw
+
+            draw(points, plot, f"preview --refresh at {latency_ms} ms API latency, 2-core machine (make bench)")
+            log(f"plot written to {plot}")
+        return rows, routes
     finally:
         log("sandbox down")
         sb.down()
 
 
-def _figures(tmp: Path, engine: str, sb: BenchSandbox, users: list[str], latency_ms: int, rounds: int,
-             rows: list[Row], routes: dict[str, Calls]) -> tuple[list[Row], dict[str, Calls]]:
-    jc = PulumiProject(jcqnap_source(tmp), tmp / "jcqnap", engine)
-    null = PulumiProject(null_source(tmp), tmp / "null", engine)
-    add_stack(jc, "main", jcqnap_config(sb, "main", SMALL, users, 6000, with_nas=True))
-    add_stack(jc, "d20", jcqnap_config(sb, "d20", SMALL, users, 7000, with_nas=False))
-    add_stack(jc, "f20", jcqnap_config(sb, "f20", SMALL, users, 7500, with_nas=False))
-    add_stack(jc, "d200", jcqnap_config(sb, "d200", LARGE, users, 8000, with_nas=False))
+class Projects:
+    def __init__(self, tmp: Path, engine: str) -> None:
+        self.jc = PulumiProject(jcqnap_source(tmp), tmp / "jcqnap", engine)
+        self.null = PulumiProject(bench_source(tmp, "null_project"), tmp / "null", engine)
+        self.latency = PulumiProject(bench_source(tmp, "latency_project"), tmp / "latency", engine)
+
+
+def import_rows(costs: list[imports.ImportCost]) -> list[Row]:
+    rows = [Row(f"8. imports of the {c.process} (beyond pulumi)", f"{c.own * 1000:.0f} ms; loads "
+                f"{', '.join(c.heavy) or 'none of ' + '/'.join(imports.HEAVY)}", "-", None) for c in costs]
+    by = {c.process: set(c.heavy) for c in costs}
+    bad = (by["program, directory stack"] & {"paramiko", "ldap3"}) | (by["program, site stack"] & {
+        "jcqnap.jumpcloud", "paramiko", "ldap3"}) | (by["provider process, directory stack"] & {"paramiko", "ldap3"})
+    rows.append(Row("8. imports only where used", f"{', '.join(sorted(bad)) or 'nothing'} loaded where unused",
+                    "directory stack and program: no paramiko/ldap3; site: no JumpCloud client", not bad))
+    return rows
+
+
+def _figures(p: Projects, sb: BenchSandbox, users: list[str], latency_ms: int, rounds: int,
+             rows: list[Row], routes: dict[str, Calls]) -> dict[str, list[tuple[int, float]]]:
+    jc, null, latency = p.jc, p.null, p.latency
+    small = [users[i * MEMBERS:(i + 1) * MEMBERS] for i in range(LARGE)]
+    add_stack(jc, "main", jcqnap_config(sb, "main", SMALL, small, 6000, with_nas=True))
+    add_stack(jc, "d20", jcqnap_config(sb, "d20", SMALL, small, 7000, with_nas=False))
+    add_stack(jc, "f20", jcqnap_config(sb, "f20", SMALL, small, 7500, with_nas=False))
+    add_stack(jc, "d200", jcqnap_config(sb, "d200", LARGE, small, 8000, with_nas=False))
     nas = len(sb.nas_names)
     add_stack(null, "null", {"jcqnap-bench-null:groups": SMALL, "jcqnap-bench-null:members": MEMBERS,
                              "jcqnap-bench-null:nas": nas})
@@ -186,21 +162,26 @@ def _figures(tmp: Path, engine: str, sb: BenchSandbox, users: list[str], latency
     rows.append(Row("3. `preview --refresh`: SSH sessions", fmt_ssh(ssh), "1 per NAS",
                     all(v == 1 for v in ssh.values())))
 
-    log("null: up")
+    log("null and latency-bound baselines: up")
     run(null, "null", *UP)
-    log(f"figure 5: preview --refresh, jcqnap vs null provider, alternately x{rounds}")
-    t_jc, t_null = [], []
-    for i in range(rounds):
-        _, t = run(jc, "main", *PREVIEW_REFRESH)
-        t_jc.append(t)
-        _, t = run(null, "null", *PREVIEW_REFRESH)
-        t_null.append(t)
-        log(f"  round {i + 1}: jcqnap {t_jc[-1]:.2f} s, null {t_null[-1]:.2f} s")
-    ratio = statistics.median(t_jc) / statistics.median(t_null)
-    rows.append(Row(f"5. `preview --refresh` wall time, jcqnap / null provider ({resources} resources, "
+    lat_main = add_latency_stack(latency, jc, "main", sb, nas=nas)
+    calls, ssh, _ = measured(sb, lambda: run(latency, lat_main, *UP))
+    log("latency-bound baseline: preview --refresh (its calls)")
+    calls, ssh, _ = measured(sb, lambda: run(latency, lat_main, *PREVIEW_REFRESH))
+    rows.append(Row("5. latency-bound baseline: `preview --refresh` calls and SSH sessions",
+                    f"{calls.gets} GETs ({calls.total} calls); SSH {fmt_ssh(ssh)}",
+                    f"{jc_objects} GETs, 1 session per NAS", calls.total == calls.gets == jc_objects
+                    and all(v == 1 for v in ssh.values())))
+    log(f"figure 5: preview --refresh, jcqnap vs latency-bound vs null provider, alternately x{rounds}")
+    t_jc, t_lat, t_null = alternate([(jc, "main"), (latency, lat_main), (null, "null")], rounds, label="main")
+    ratio = median(t_jc) / median(t_lat)
+    rows.append(Row(f"5. `preview --refresh` wall time, jcqnap / latency-bound baseline ({resources} resources, "
                     f"median of {rounds}, {latency_ms} ms latency)",
-                    f"{ratio:.2f}x ({statistics.median(t_jc):.2f} s / {statistics.median(t_null):.2f} s)",
-                    "<= 1.25x", ratio <= 1.25))
+                    f"{ratio:.2f}x ({median(t_jc):.2f} s / {median(t_lat):.2f} s)", f"<= {GOAL_RATIO}x",
+                    ratio <= GOAL_RATIO))
+    rows.append(Row("5. (information) jcqnap / null provider (no I/O at all), same runs",
+                    f"{median(t_jc) / median(t_null):.2f}x ({median(t_jc):.2f} s / {median(t_null):.2f} s)",
+                    "-", None))
 
     log(f"d20: up (create {SMALL} groups, no faults)")
     calls, _, t_base = measured(sb, lambda: run(jc, "d20", *UP))
@@ -222,24 +203,26 @@ def _figures(tmp: Path, engine: str, sb: BenchSandbox, users: list[str], latency
     log(f"d200: up (create {LARGE} groups x {MEMBERS} members)")
     calls, _, t = measured(sb, lambda: run(jc, "d200", *UP))
     rows.append(Row(f"d200: first `up` (create {LARGE} groups)", f"{t:.1f} s, {calls.total} calls", "-", None))
+    lat20, lat200 = (add_latency_stack(latency, jc, s, sb) for s in ("d20", "d200"))
+    for s in (lat20, lat200):
+        run(latency, s, *UP)
 
-    log(f"figure 6: preview --refresh, {SMALL} vs {LARGE} groups, alternately x2")
-    small: list[tuple[Calls, float]] = []
-    large: list[tuple[Calls, float]] = []
-    for _ in range(2):
-        c, _, t = measured(sb, lambda: run(jc, "d20", *PREVIEW_REFRESH))
-        small.append((c, t))
-        c, _, t = measured(sb, lambda: run(jc, "d200", *PREVIEW_REFRESH))
-        large.append((c, t))
-    routes[f"`preview --refresh` ({LARGE} groups)"] = large[0][0]
-    c20, c200 = small[0][0].total, large[0][0].total
-    w20, w200 = min(t for _, t in small), min(t for _, t in large)
+    log(f"figure 6: preview --refresh, {SMALL} vs {LARGE} groups (jcqnap and latency-bound), alternately x2")
+    c20, _, _ = measured(sb, lambda: run(jc, "d20", *PREVIEW_REFRESH))
+    c200, _, _ = measured(sb, lambda: run(jc, "d200", *PREVIEW_REFRESH))
+    routes[f"`preview --refresh` ({LARGE} groups)"] = c200
+    w = alternate([(jc, "d20"), (jc, "d200"), (latency, lat20), (latency, lat200)], 2, label="d20/d200")
+    w20, w200, l20, l200 = (min(x) for x in w)
     goal = LARGE / SMALL * 1.05
     rows.append(Row(f"6. scaling {SMALL} -> {LARGE} groups x {MEMBERS} members: calls of `preview --refresh`",
-                    f"{c200 / c20:.2f}x ({c20} -> {c200})", f"<= {goal:.1f}x", c200 / c20 <= goal))
+                    f"{c200.total / c20.total:.2f}x ({c20.total} -> {c200.total})", f"<= {goal:.1f}x",
+                    c200.total / c20.total <= goal))
     rows.append(Row(f"6. scaling {SMALL} -> {LARGE} groups: wall time of `preview --refresh` (best of 2)",
                     f"{w200 / w20:.2f}x ({w20:.1f} s -> {w200:.1f} s)", f"<= {goal:.1f}x", w200 / w20 <= goal))
-    return rows, routes
+    rows.append(Row(f"6. {LARGE} groups: jcqnap / latency-bound `preview --refresh` (best of 2)",
+                    f"{w200 / l200:.2f}x ({w200:.1f} s / {l200:.1f} s; {SMALL} groups: {w20 / l20:.2f}x)",
+                    f"<= {GOAL_RATIO}x", w200 / l200 <= GOAL_RATIO))
+    return {"jcqnap": [(SMALL, w20), (LARGE, w200)], "latency-bound baseline": [(SMALL, l20), (LARGE, l200)]}
 
 
 def table(rows: list[Row]) -> str:
@@ -259,6 +242,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-ms", type=int, default=50, help="emulator latency per API request (default 50)")
     parser.add_argument("--rounds", type=int, default=5, help="alternated runs for the null-provider ratio")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (stacks, logs) for inspection")
+    parser.add_argument("--no-scale", action="store_true",
+                        help=f"skip the org of {scale.USERS} users and {scale.ORG_GROUPS} groups (figure 10)")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance-scale.png",
+                        help="where to write the wall time vs managed groups plot (default docs/performance-scale.png)")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
@@ -268,15 +256,18 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="jcqnap-bench-"))
     started = time.monotonic()
     try:
-        rows, routes = bench(tmp, engine, args.latency_ms, args.rounds)
+        rows, routes = bench(tmp, engine, args.latency_ms, args.rounds, not args.no_scale,
+                             None if args.no_plot else args.plot)
     finally:
         if args.keep_temp:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print()
+    load = os.getloadavg()
     print(f"jcqnap benchmark: pulumi CLI {engine}, emulator latency {args.latency_ms} ms per API request, "
-          f"{time.monotonic() - started:.0f} s in all")
+          f"{time.monotonic() - started:.0f} s in all; {os.cpu_count()} CPUs, load average at the end "
+          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)")
     print()
     print(table(rows))
     print()

@@ -126,19 +126,44 @@ class BenchSandbox:
         resp.raise_for_status()
         return Calls(list(resp.json()))
 
-    def create_users(self, usernames: list[str]) -> None:
-        """Create the people groups will name as members (as an admin would in the console)."""
-        headers = {"x-api-key": self.info["jumpcloud"]["api_key"], "Content-Type": "application/json"}
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self.info["jumpcloud"]["api_key"], "Content-Type": "application/json"}
 
-        def one(username: str) -> None:
+    def create_users(self, usernames: list[str]) -> dict[str, str]:
+        """Create the people groups will name as members (as an admin would in the console); name -> id."""
+        headers = self._headers
+
+        def one(username: str) -> tuple[str, str]:
             body = {"username": username, "email": f"{username}@example.com", "firstname": username,
                     "lastname": "Bench", "password": f"Bench-{username}-pw1!", "activated": True}
             resp = requests.post(f"{self.api}/systemusers", json=body, headers=headers, timeout=TIMEOUT)
-            if resp.status_code >= 300 and "already exists" not in resp.text.lower():
-                resp.raise_for_status()
+            resp.raise_for_status()
+            return username, str(resp.json()["_id"])
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(one, usernames))
+            return dict(pool.map(one, usernames))
+
+    def create_groups(self, groups: dict[str, list[str]]) -> None:
+        """Groups jcqnap does not manage (name -> member user ids), made through the API like an admin would."""
+        headers = self._headers
+
+        def one(item: tuple[str, list[str]]) -> None:
+            name, members = item
+            resp = requests.post(f"{self.api}/v2/usergroups", json={"name": name}, headers=headers, timeout=TIMEOUT)
+            resp.raise_for_status()
+            gid = resp.json()["id"]
+            for uid in members:
+                requests.post(f"{self.api}/v2/usergroups/{gid}/members", json={"op": "add", "type": "user", "id": uid},
+                              headers=headers, timeout=TIMEOUT).raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(one, groups.items()))
+
+    def count_groups(self) -> int:
+        resp = requests.get(f"{self.api}/v2/usergroups", params={"limit": 1}, headers=self._headers, timeout=TIMEOUT)
+        resp.raise_for_status()
+        return int(resp.headers["x-total-count"])
 
     # -- NAS simulators ------------------------------------------------------------------------
     def ssh_sessions(self) -> dict[str, int]:
