@@ -288,11 +288,13 @@ def _site_files(c: _Collector, ca: object, profile: Mapping[str, Any]) -> None:
 
 
 def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
-          organization: str | None = None) -> StackConfig:
+          organization: str | None = None,
+          secret: Callable[[str], str | None] | None = None) -> StackConfig:
     """Validate the plain stack config. Raises ConfigError listing every problem found.
 
     `organization` is the current stack's (`pulumi.get_organization()`), to check `directoryStack`
-    against what the backend accepts.
+    against what the backend accepts. `secret(key)` reads a secret key's value to check its shape
+    (default: the running program's config); messages never include it.
     """
     c = _Collector()
     role = _choice(c, "role", raw.get("role"), ROLES, "all-in-one")
@@ -359,6 +361,7 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
             c.check("verifyGroup", verify_group, v.account_name)
         site = SiteSpec(nas, dstack if role == "site" else None, smb_mode, ca, dict(profile), verify_group, force)
 
+    _secret_problems(c, secret or runtime_secret, role in ("directory", "all-in-one"), site)
     if role == "site":
         for key in DIRECTORY_KEYS:
             if key in raw:
@@ -368,7 +371,9 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
         if key not in KNOWN_KEYS and key not in SECRET_KEYS:
             c.add(key, f"is not a jcqnap setting; known keys: {', '.join(KNOWN_KEYS)}")
     if c.errors:
-        raise ConfigError("invalid stack config:\n  " + "\n  ".join(c.errors))
+        # The first line names a key and its fix: summaries and logs often keep only that line.
+        more = f" ({len(c.errors)} problems, the others below)" if len(c.errors) > 1 else ""
+        raise ConfigError(f"invalid stack config{more}: " + "\n  ".join(c.errors))
     return StackConfig(role, raw.get("sandbox"), str(ldap_host), ldap_port, security, allow_insecure,
                        directory, site)
 
@@ -408,3 +413,66 @@ def read_raw(cfg: pulumi.Config) -> dict[str, Any]:
             raise ConfigError(f"{NS}:{key}: is stored in plaintext; set it again with: "
                               f"pulumi config set --secret {key}")
     return raw
+
+
+CREDENTIAL_FIELDS = ("password", "privateKey")
+
+
+def runtime_secret(key: str) -> str | None:
+    """A secret `jcqnap:` value of the running program, decrypted (no `get` warning, no Output)."""
+    from pulumi.runtime.config import get_config
+
+    return get_config(f"{NS}:{key}")
+
+
+def _secret_problems(c: _Collector, secret: Callable[[str], str | None], directory: bool,
+                     site: SiteSpec | None) -> None:
+    """The secret keys the roles use, named by key and never by value.
+
+    The SDK's `get_secret_object` puts a value that is not JSON into its error message, which would
+    print a secret; other mistakes (no entry for a NAS, a password too short) used to surface as a
+    resource field (`nas_password`, `password`) instead of the stack config key.
+    """
+    api_key = secret("jumpcloudApiKey")
+    if api_key is not None and (not api_key.isascii() or any(ch.isspace() or not ch.isprintable() for ch in api_key)):
+        c.add("jumpcloudApiKey", "holds spaces, control or non-ASCII characters, which no API key has; "
+              "set it again with: pulumi config set --secret jumpcloudApiKey <key>")
+    password = secret("bindPassword")
+    if directory and password is not None and (len(password) < 8 or v.has_control_chars(password)):
+        c.add("bindPassword", "must be at least 8 characters without control characters; set it again with: "
+              "pulumi config set --secret bindPassword, or remove it to have one generated")
+    if site is not None:
+        for key, reason in _credential_problems(secret("nasCredentials"), site):
+            c.add(key, reason)
+
+
+def _credential_problems(text: str | None, site: SiteSpec) -> list[tuple[str, str]]:
+    real = [n.name for n in site.nas if not n.sandbox]
+    if text is None or not real:
+        return []  # none at all: the program says which command sets them (jcqnap.stack)
+    fix = "pulumi config set --secret --path 'nasCredentials.{}.password' <admin password> (or .privateKey)"
+    try:
+        creds = json.loads(text)
+    except ValueError:
+        creds = None
+    if not isinstance(creds, dict):
+        return [("nasCredentials", f"must be an object by NAS name; set it with: {fix.format(real[0])}")]
+    errors = []
+    for name in real:
+        entry = creds.get(name)
+        if entry is None:
+            errors.append((f"nasCredentials.{name}", f"is missing; set it with: {fix.format(name)}"))
+            continue
+        if not isinstance(entry, dict):
+            errors.append((f"nasCredentials.{name}",
+                           f"must be an object {{password | privateKey}}; set it with: {fix.format(name)}"))
+            continue
+        for key in entry:
+            if key not in CREDENTIAL_FIELDS:
+                errors.append((f"nasCredentials.{name}.{key}", "is not a credential field (password, privateKey); "
+                               "remove it"))
+        given = [k for k in CREDENTIAL_FIELDS if entry.get(k) not in (None, "")]
+        if not given or any(not isinstance(entry[k], str) for k in given):
+            errors.append((f"nasCredentials.{name}",
+                           f"needs a password or privateKey string; set it with: {fix.format(name)}"))
+    return errors

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.aio import BASE_GROUPS, Emulator, Stack, base_config, nas_state
+from tests.e2e.aio import BASE_GROUPS, Emulator, Stack, base_config, error_lines, nas_state
 from tests.e2e.harness import ROOT, PulumiProject
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -212,6 +212,7 @@ def test_bad_references_and_files_are_named_by_their_key(world: Any, sandbox: di
         assert res.returncode != 0 and "jcqnap:directoryStack: " in res.output and expected in res.output, (
             cls, res.output[-3000:])
         assert "organization name must be" not in res.output and "invalid character" not in res.output, cls
+        assert "jcqnap:directoryStack: " in error_lines(res.output)[0], cls  # the `error:` line itself
     not_sandbox = tmp_path / "not-a-sandbox.json"
     not_sandbox.write_text("this is a note, not JSON\n")
     cases = [
@@ -224,7 +225,20 @@ def test_bad_references_and_files_are_named_by_their_key(world: Any, sandbox: di
         res = stack.p.preview()
         assert res.returncode != 0 and expected in res.output, (cls, res.output[-3000:])
         assert "Traceback" not in res.output and "JSONDecodeError" not in res.output, (cls, res.output[-3000:])
+        assert expected in error_lines(res.output)[0], cls  # it used to read "invalid stack config:" alone
+    # A secret that is not JSON: the SDK's own decoder would print it in its error.
+    sim = sandbox["nas"][0]
+    secret = "Not-Json-Secret-0x5f"
+    stack.p.config_set("jcqnap:nasCredentials", secret, secret=True)
+    try:
+        stack.write({**good, "jcqnap:nas": [{"name": "real-nas", "host": "127.0.0.1", "port": sim["ssh_port"],
+                                             "hostKey": sim["host_key"]}]})
+        res = stack.p.preview()
+    finally:
+        stack.p.run("config", "rm", "jcqnap:nasCredentials", "--stack", stack.p.stack).check()
+    assert res.returncode != 0 and "jcqnap:nasCredentials: must be an object by NAS name" in error_lines(res.output)[0]
+    assert secret not in res.output and "Traceback" not in res.output, res.output[-3000:]
     assert [e for e in jc.log() if e["method"] != "GET"] == []
     assert nas_state(sandbox) == before
-    print(f"\nbad references and files rejected: {len(DIRECTORY_STACK_REJECTS) + len(cases)}")
+    print(f"\nbad references, files and secrets rejected: {len(DIRECTORY_STACK_REJECTS) + len(cases) + 1}")
     stack.write(good)

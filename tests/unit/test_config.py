@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jcqnap.config import ConfigError, load_sandbox, parse
@@ -65,6 +67,21 @@ def test_plain_ldap_needs_an_explicit_allow_insecure() -> None:
 def test_site_role_needs_the_directory_stack() -> None:
     with pytest.raises(ConfigError, match="jcqnap:directoryStack: is required"):
         parse({"role": "site", "nas": good()["nas"]})
+
+
+def test_the_first_line_of_the_error_names_a_key_and_its_fix() -> None:
+    # A summary that keeps only the first line used to read "invalid stack config:" and nothing more.
+    with pytest.raises(ConfigError) as err:
+        parse(good(nas=[{"name": "site-a", "sandbox": ""}]))
+    assert str(err.value).splitlines() == [
+        "invalid stack config: jcqnap:nas[0].sandbox: must name a NAS simulator of the local sandbox (none: set "
+        "jcqnap:sandbox to the sandbox file first), got ''; or remove the key for a real NAS"]
+    with pytest.raises(ConfigError) as err:
+        parse(good(workgroup="A" * 20, nas=[{"name": "site-a", "sandbox": ""}]))
+    first, *rest = str(err.value).splitlines()
+    assert first.startswith("invalid stack config (2 problems, the others below): jcqnap:workgroup: must be at")
+    assert rest == ["  jcqnap:nas[0].sandbox: must name a NAS simulator of the local sandbox (none: set jcqnap:sandbox "
+                    "to the sandbox file first), got ''; or remove the key for a real NAS"]
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -184,3 +201,35 @@ def test_an_api_key_that_cannot_be_a_header_is_named_without_echoing_it(key) -> 
     with pytest.raises(JcqnapError) as err:
         settings_from_config({"jumpcloudApiKey": key}.get)
     assert str(err.value).startswith("jcqnap:jumpcloudApiKey holds") and key not in str(err.value)
+
+
+SECRET = "Zq9-very-secret"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "expected"),
+    [
+        ({"nasCredentials": f"not JSON {SECRET}"}, "jcqnap:nasCredentials: must be an object by NAS name"),
+        ({"nasCredentials": json.dumps([SECRET])}, "jcqnap:nasCredentials: must be an object by NAS name"),
+        ({"nasCredentials": json.dumps({"other": {"password": SECRET}})}, "jcqnap:nasCredentials.site-a: is missing"),
+        ({"nasCredentials": json.dumps({"site-a": SECRET})}, "jcqnap:nasCredentials.site-a: must be an object"),
+        ({"nasCredentials": json.dumps({"site-a": {"pasword": SECRET}})},
+         "jcqnap:nasCredentials.site-a.pasword: is not a credential field"),
+        ({"nasCredentials": json.dumps({"site-a": {"password": 12345678}})},
+         "jcqnap:nasCredentials.site-a: needs a password or privateKey string"),
+        ({"bindPassword": "short"}, "jcqnap:bindPassword: must be at least 8 characters"),
+        ({"bindPassword": SECRET + "\n"}, "jcqnap:bindPassword: must be at least 8 characters without control"),
+        ({"jumpcloudApiKey": SECRET + " x"}, "jcqnap:jumpcloudApiKey: holds spaces"),
+    ],
+)
+def test_secret_keys_are_named_and_never_echoed(secrets, expected) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(good(), secret=secrets.get)
+    assert expected in str(err.value)
+    assert SECRET not in str(err.value) and "short" not in str(err.value).split("at least")[0]
+
+
+def test_good_secrets_pass() -> None:
+    secrets = {"nasCredentials": json.dumps({"site-a": {"password": SECRET}}), "bindPassword": SECRET,
+               "jumpcloudApiKey": "a" * 40}
+    assert parse(good(), secret=secrets.get).site is not None
