@@ -151,3 +151,15 @@ def test_ldap_layout_follows_jumpcloud_visibility_rules(b: JumpCloudBackend) -> 
     assert entries[f"sambaDomainName=WG,o={ORG},dc=jumpcloud,dc=com"]["sambaSID"] == [SID]
     b.update_user(svc["_id"], {"suspended": True})
     assert "userPassword" not in desired_entries(b)[user_dn(ORG, "svc")]
+
+
+def test_group_bodies_are_normalised_to_what_the_spec_allows(b: JumpCloudBackend) -> None:
+    """Fuzz findings: null attributes were echoed as null, exemptions without id were echoed back."""
+    g = b.create_group({"name": "g", "bogus": 1, "attributes": {"posixGroups": None, "sambaEnabled": None, "x": 1}})
+    assert "attributes" not in g and "bogus" not in g
+    for bad in ({"memberQueryExemptions": [{}]}, {"attributes": {"sudo": {"enabled": "yes"}}},
+                {"memberSuggestionsNotify": "no"}):
+        with pytest.raises(BadRequest):
+            b.create_group({"name": "h", **bad})
+    with pytest.raises(BadRequest):
+        b.create_user({"username": "u", "email": "u@x.io", "addresses": [[]]})

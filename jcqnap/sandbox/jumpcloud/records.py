@@ -33,6 +33,23 @@ USER_STR = {
 USER_INT = {"unix_uid", "unix_guid"}
 USER_LIST = {"addresses", "attributes", "phoneNumbers", "relationships", "tags", "ssh_keys"}
 USER_DICT = {"mfa", "recoveryEmail"}
+#: Item fields of the list attributes in the v1 ``systemuserreturn`` schema, all strings.
+USER_LIST_ITEMS: dict[str, tuple[str, ...]] = {
+    "addresses": ("country", "extendedAddress", "id", "locality", "poBox", "postalCode", "region",
+                  "streetAddress", "type"),
+    "attributes": ("name", "value"),
+    "phoneNumbers": ("id", "number", "type"),
+    "relationships": ("type", "value"),
+    "ssh_keys": ("_id", "create_date", "name", "public_key"),
+}
+#: Fields of the object attributes: name -> (type, ...) as in ``systemuserreturn``.
+USER_DICT_FIELDS: dict[str, dict[str, type]] = {
+    "mfa": {"configured": bool, "exclusion": bool, "exclusionDays": int, "exclusionUntil": str},
+    "recoveryEmail": {"address": str, "verified": bool, "verifiedAt": str},
+}
+TYPE_WORDS = {bool: "a boolean", int: "an integer", str: "a string"}
+#: The spec caps most strings at 1024 characters (``employeeIdentifier`` at 256).
+MAX_STR = 1024
 USER_STATES = {"STAGED", "ACTIVATED", "SUSPENDED"}
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -176,6 +193,12 @@ def validate_user_fields(body: dict[str, Any]) -> dict[str, Any]:
             raise BadRequest(f"{key} must be an array")
         if key in USER_DICT and not isinstance(value, dict):
             raise BadRequest(f"{key} must be an object")
+        if key in USER_STR and len(value) > (256 if key == "employeeIdentifier" else MAX_STR):
+            raise BadRequest(f"{key} is too long")
+        if key in USER_LIST:
+            value = _user_list(key, value)
+        if key in USER_DICT:
+            value = _user_dict(key, value)
         if key in USER_BOOL | USER_STR | USER_INT | USER_LIST | USER_DICT:
             out[key] = value  # unknown keys are ignored, as the service does
     if "username" in out and not USERNAME_RE.match(out["username"]):
@@ -186,6 +209,44 @@ def validate_user_fields(body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest(f"state must be one of {', '.join(sorted(USER_STATES))}")
     if "password" in body and (not isinstance(body["password"], str) or not body["password"]):
         raise BadRequest("password must be a non-empty string")
+    return out
+
+
+def _user_list(key: str, value: list[Any]) -> list[Any]:
+    """A list attribute as the spec's items: strings for ``tags``, else objects of string fields
+    (unknown item keys dropped), so what is echoed back validates."""
+    if key == "tags":
+        if not all(isinstance(t, str) and len(t) <= MAX_STR for t in value):
+            raise BadRequest("tags must be an array of strings")
+        return list(value)
+    fields = USER_LIST_ITEMS[key]
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or not all(
+                isinstance(item[f], str) and len(item[f]) <= MAX_STR for f in fields if f in item):
+            raise BadRequest(f"{key} must be an array of objects with string fields ({', '.join(fields)})")
+        out.append({f: item[f] for f in fields if f in item})
+    return out
+
+
+def _user_dict(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """``mfa`` / ``recoveryEmail`` with the spec's field types; unknown keys dropped."""
+    fields = USER_DICT_FIELDS[key]
+    out: dict[str, Any] = {}
+    for name, kind in fields.items():
+        if name not in value:
+            continue
+        item = value[name]
+        if isinstance(item, bool) is not (kind is bool) or not isinstance(item, kind):
+            raise BadRequest(f"{key}.{name} must be {TYPE_WORDS[kind]}")
+        out[name] = item
+    if "exclusionDays" in out and out["exclusionDays"] < 1:
+        raise BadRequest("mfa.exclusionDays must be at least 1")
+    if "exclusionUntil" in out:
+        try:
+            dt.datetime.fromisoformat(out["exclusionUntil"].replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest("mfa.exclusionUntil must be a date-time") from None
     return out
 
 
