@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from Crypto.Hash import MD4
 
@@ -157,8 +159,9 @@ def test_group_bodies_are_normalised_to_what_the_spec_allows(b: JumpCloudBackend
     """Fuzz findings: null attributes were echoed as null, exemptions without id were echoed back."""
     g = b.create_group({"name": "g", "bogus": 1, "attributes": {"posixGroups": None, "sambaEnabled": None, "x": 1}})
     assert "attributes" not in g and "bogus" not in g
-    for bad in ({"memberQueryExemptions": [{}]}, {"attributes": {"sudo": {"enabled": "yes"}}},
-                {"memberSuggestionsNotify": "no"}):
+    bad_bodies: list[dict[str, Any]] = [{"memberQueryExemptions": [{}]}, {"attributes": {"sudo": {"enabled": "yes"}}},
+                                        {"memberSuggestionsNotify": "no"}]
+    for bad in bad_bodies:
         with pytest.raises(BadRequest):
             b.create_group({"name": "h", **bad})
     with pytest.raises(BadRequest):
