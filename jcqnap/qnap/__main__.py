@@ -138,18 +138,19 @@ def _learn(args: argparse.Namespace, profile: Profile, target: NasTarget) -> int
             print(f"error: --before: {exc}", file=sys.stderr)
             return 2
     try:
-        with NasSession(target) as session:
-            if before is None:
+        if before is None:
+            with NasSession(target) as session:
                 before = learn_snapshot.take(session, profile)
-                if args.save_before:
-                    _write(Path(args.save_before), json.dumps(before, indent=1) + "\n")
-                    print(f"learn: 'before' snapshot of NAS {target.label} written to {args.save_before}; apply LDAP "
-                          "in the QTS UI, then run learn again with --before")
-                    return 0
-                print("learn: snapshot taken. Apply the LDAP settings in the QTS UI now (Domain Security > LDAP "
-                      "authentication, with the values given here), then press Enter.", flush=True)
-                sys.stdin.readline()
-        with NasSession(target) as session:  # a fresh login: the UI apply may take minutes
+            if args.save_before:
+                _write(Path(args.save_before), json.dumps(before, indent=1) + "\n")
+                print(f"learn: 'before' snapshot of NAS {target.label} written to {args.save_before}; apply LDAP "
+                      "in the QTS UI, then run learn again with --before")
+                return 0
+            # No connection is held while the admin works in the UI, which may take minutes.
+            print("learn: snapshot taken. Apply the LDAP settings in the QTS UI now (Domain Security > LDAP "
+                  "authentication, with the values given here), then press Enter.", flush=True)
+            sys.stdin.readline()
+        with NasSession(target) as session:
             after = learn_snapshot.take(session, profile, salt=before["salt"])
     except JcqnapError as exc:
         print(f"error: {exc}", file=sys.stderr)

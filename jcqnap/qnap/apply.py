@@ -355,8 +355,11 @@ class Transaction:
         if result.exit_status != 0:
             match = re.search(r"check (\d+)", result.stderr.decode(errors="replace"))
             what = checks[int(match.group(1))][0] if match else "verification"
+            ui_keeps_it = self.profile.secret_store == "qts_ui"  # noqa: S105 - a storage mode, not a password
+            hint = ("; this firmware keeps the Root DN password itself (qtsProfile secret_store: qts_ui), so if the "
+                    "bind password changed, type it in the QTS UI's LDAP page" if ui_keeps_it else "")
             raise ApplyFailed(f"NAS {self.nas}: verification failed: {what} did not answer within "
-                              f"{VERIFY_SECONDS}s after the apply")
+                              f"{VERIFY_SECONDS}s after the apply{hint}")
 
     def _rollback(self, fact: Fact, step: str, cause: JcqnapError) -> ApplyFailed:
         files = [f for f in fact.files.values()]

@@ -3,10 +3,13 @@
 Per variant (a fresh NAS simulator of that firmware, `jcqnap.sandbox.firmware`):
 1. `up` with the default profile is refused before any write, naming what differs and `learn`; every
    LDAP-related file on the NAS is byte-identical afterwards;
-2. `python -m jcqnap.qnap learn` around the simulated "Apply" in the QTS UI writes a `qtsProfile` block
-   whose names are the firmware's real ones (which jcqnap never saw), and a report without passwords;
+2. `python -m jcqnap.qnap learn` around the simulated "Apply" in the QTS UI (waiting for Enter on one
+   variant, `--save-before`/`--before` on the other) writes a `qtsProfile` block whose names are the
+   firmware's real ones (which jcqnap never saw), and a report without passwords;
 3. with that block, `up` works, an LDAP member logs in over SMB, `preview --refresh
    --expect-no-changes` exits 0, and a hand change on the NAS is drift (exit 7) that `up` repairs.
+On `passdb`, `forceQtsProfile` writes the default names anyway: that firmware's apply fails and the
+change is rolled back byte-for-byte.
 """
 
 from __future__ import annotations
@@ -67,11 +70,19 @@ def configure(p: PulumiProject, nas: dict[str, Any], d: Directory) -> None:
     p.config_set("rootPassword", d.bind_password, secret=True)
 
 
-def learn(nas: dict[str, Any], d: Directory, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m jcqnap.qnap learn` as an admin runs it (passwords in the environment only)."""
+def learn(
+    nas: dict[str, Any], d: Directory, *args: str, wait: bool = False
+) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    """`python -m jcqnap.qnap learn` as an admin runs it (passwords in the environment only).
+
+    With `wait`, the process is returned running, waiting for Enter after its first snapshot.
+    """
     argv = [sys.executable, "-m", "jcqnap.qnap", "learn", "--host", nas["ssh_host"], "--port", str(nas["ssh_port"]),
             "--host-key", nas["host_key"], *args]
     env = {**os.environ, "JCQNAP_NAS_PASSWORD": nas["admin_password"], "JCQNAP_BIND_PASSWORD": d.bind_password}
+    if wait:
+        return subprocess.Popen(argv, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
     return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -100,23 +111,43 @@ def test_unseen_firmware_is_refused_then_learned_then_managed(
     assert "Traceback" not in res.output
     assert nas_files(sandbox, nas["name"]) == untouched
 
+    if fw.name == "passdb":  # forcing the default names writes guesses: this firmware's apply fails, rolled back
+        p.config_set("forceQtsProfile", "true")
+        res = p.up()
+        assert res.returncode != 0 and "rolled back" in res.output, res.output
+        assert nas_files(sandbox, nas["name"]) == untouched
+        p.run("config", "rm", "forceQtsProfile", "--stack", p.stack).check()
+
     # -- 2. learn around the simulated Apply in the QTS UI ---------------------------------------------
     out = tmp_path / "learn"
-    first = learn(nas, d, "--save-before", str(tmp_path / "before.json"))
-    assert first.returncode == 0, first.stderr
-    assert nas_files(sandbox, nas["name"]) == untouched  # learn only reads
     form = {"host": d.ldap_host, "port": d.ldaps_port, "security": "ldaps", "base_dn": d.base_dn,
             "root_dn": d.bind_dn, "users_base_dn": d.users_base_dn, "groups_base_dn": d.users_base_dn,
             "password": d.bind_password, "workgroup": d.workgroup}
-    applied = nas_sim.ui_apply(Path(sandbox["state_dir"]), nas["name"], form)
+    state = Path(sandbox["state_dir"])
+    if fw.name == "ensecret":  # interactive: learn waits for Enter while the admin applies in the UI
+        proc = learn(nas, d, "--out", str(out), "--config-key", CONFIG_KEY, *typed(d), wait=True)
+        assert isinstance(proc, subprocess.Popen) and proc.stdout is not None and proc.stdin is not None
+        prompt = proc.stdout.readline()
+        assert "press Enter" in prompt, prompt
+        assert nas_files(sandbox, nas["name"]) == untouched  # learn only reads
+        applied = nas_sim.ui_apply(state, nas["name"], form)
+        stdout, stderr = proc.communicate("\n", timeout=120)
+        first_out, second = prompt, subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    else:  # two runs: --save-before, then --before
+        first = learn(nas, d, "--save-before", str(tmp_path / "before.json"))
+        assert isinstance(first, subprocess.CompletedProcess) and first.returncode == 0, first.stderr
+        assert nas_files(sandbox, nas["name"]) == untouched  # learn only reads
+        applied = nas_sim.ui_apply(state, nas["name"], form)
+        later = learn(nas, d, "--before", str(tmp_path / "before.json"), "--out", str(out), "--config-key",
+                      CONFIG_KEY, *typed(d))
+        assert isinstance(later, subprocess.CompletedProcess)
+        first_out, second = first.stdout, later
     assert applied.returncode == 0, applied.stderr
-    second = learn(nas, d, "--before", str(tmp_path / "before.json"), "--out", str(out), "--config-key", CONFIG_KEY,
-                   *typed(d))
     assert second.returncode == 0, second.stdout + second.stderr
     block_text = (out / "qts-profile.yaml").read_text()
     report = (out / "learn-report.txt").read_text()
     for secret in (d.bind_password, nas["admin_password"]):
-        assert secret not in report and secret not in block_text and secret not in second.stdout + first.stdout
+        assert secret not in report and secret not in block_text and secret not in second.stdout + first_out
     block = yaml.safe_load(block_text)[CONFIG_KEY]
     learned, truth = Profile.from_overrides(block), fw.profile()
     for s in truth.settings:  # the firmware's real names, which nothing in jcqnap knew
@@ -140,8 +171,7 @@ def test_unseen_firmware_is_refused_then_learned_then_managed(
     res = p.preview("--refresh", "--expect-no-changes")
     assert res.returncode == 0, res.output
     key = truth.setting("base_dn")
-    changed = nas_sim.run_in_nas(Path(sandbox["state_dir"]), nas["name"],
-                                 ["/sbin/setcfg", key.section, key.key, "o=drifted,dc=example"])
+    changed = nas_sim.run_in_nas(state, nas["name"], ["/sbin/setcfg", key.section, key.key, "o=drifted,dc=example"])
     assert changed.returncode == 0, changed.stderr
     res = p.preview("--refresh", "--expect-no-changes")
     assert res.returncode == 7 and "LdapConfig" in res.output, res.output
