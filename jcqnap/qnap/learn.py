@@ -160,8 +160,9 @@ class _Mapper:
                 self.unlearned(name, f"{len(hits)} changed keys hold this value: "
                                      f"{', '.join(self.where(c) for c in hits)}" if hits else "")
         for name, fname in (("workgroup", "ulinux_conf"), ("smb_workgroup", "smb_conf")):
-            hits = [c for c in self.in_file(fname) if c.key.casefold() == "workgroup"
-                    and _equal(name, c.after or "", self.typed.workgroup)]
+            hits = [c for c in self.in_file(fname) if _equal(name, c.after or "", self.typed.workgroup)]
+            if len(hits) > 1:
+                hits = [c for c in hits if "workgroup" in c.key.casefold()]
             if len(hits) == 1:
                 self.learn(name, hits[0])
             else:
