@@ -31,6 +31,8 @@ STACK_PART_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 #: The organization of every stack on a self-managed (file://, S3) backend (`backend/diy/store.go`).
 DIY_ORGANIZATION = "organization"
 ORG_ID_RE = re.compile(r"[0-9a-fA-F]{24}")
+#: What BindUser's check accepts as an e-mail address (JumpCloud requires one per user).
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 #: A user or group name QTS resolves with getent (as LdapConfig's `verify_group` takes it).
 ACCOUNT_RE = re.compile(r"[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]{0,255}")
 
@@ -237,4 +239,14 @@ def account_name(value: object) -> str | None:
     assert isinstance(value, str)
     if not ACCOUNT_RE.fullmatch(value):
         return f"must be one user or group name without spaces, not starting with '-', got {value!r}"
+    return None
+
+
+def email(value: object) -> str | None:
+    problem = text(value, max_len=254)
+    if problem:
+        return problem
+    assert isinstance(value, str)
+    if not EMAIL_RE.fullmatch(value):
+        return f"must be an e-mail address like samba-bind@example.com (JumpCloud requires one per user), got {value!r}"
     return None

@@ -177,6 +177,8 @@ def test_an_empty_or_odd_nas_sandbox_is_named(value) -> None:
         ({"jumpcloudTimeout": 0}, "jcqnap:jumpcloudTimeout: must be a number of seconds above 0"),
         ({"jumpcloudTimeout": "abc"}, "jcqnap:jumpcloudTimeout: must be a number"),
         ({"jumpcloudTimeout": float("nan")}, "jcqnap:jumpcloudTimeout: must be a number"),
+        ({"bindUser": {"username": "samba-bind", "email": "a@b"}}, "jcqnap:bindUser.email: must be an e-mail"),
+        ({"bindUser": {"username": "samba-bind", "email": "a b@example.com"}}, "jcqnap:bindUser.email: must be"),
         ({"verifyGroup": "-oProxyCommand=id"}, "jcqnap:verifyGroup: must be one user or group name"),
         ({"verifyGroup": "nas users"}, "jcqnap:verifyGroup: must be one user or group name"),
         ({"qtsProfile": {"setings": {}}}, "jcqnap:qtsProfile.setings: unknown key"),
