@@ -1,114 +1,74 @@
-"""Composition: which resources a stack holds, by its role.
+"""Composition: which components a stack holds, by its role (see jcqnap.components).
 
-* **directory**: the org's one Samba service account (BindUser), its workgroup (SambaDomain) and the
-  Samba groups; exports what sites need, the bind password as a secret.
-* **site**: one LdapConfig per NAS, fed from the directory stack's outputs via a StackReference, so
-  the workgroup cannot differ from JumpCloud's and a password rotation reaches every site.
+* **directory**: a `SambaDirectory` (the org's Samba service account, workgroup and Samba groups);
+  exports what sites need, the bind password as a secret.
+* **site**: a `NasSite` (one LdapConfig per NAS), fed from the directory stack's outputs via a
+  StackReference, so the workgroup cannot differ from JumpCloud's and a password rotation reaches
+  every site.
 * **all-in-one**: both in one stack, wired directly.
+
+The JumpCloud connection is the stack config's (jcqnap:jumpcloudApiKey, ... or jcqnap:sandbox).
+Stacks made before the components existed hold the same resources at the top level; the components'
+`top_level_aliases` carry them over unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from jcqnap.components import (
+    BindUserArgs,
+    DirectoryInfo,
+    NasBox,
+    NasSite,
+    NasSiteArgs,
+    SambaDirectory,
+    SambaDirectoryArgs,
+    SambaGroupArgs,
+)
 from jcqnap.config import ConfigError, DirectorySpec, SiteSpec, StackConfig, load_sandbox, parse, read_raw
 
-# The resource classes are imported by the role that uses them: a site stack never loads the JumpCloud
-# client (requests), and no stack loads paramiko or ldap3 in the program (docs/performance.md).
+#: Component names in a stack; their children are named `<component>-<part>`.
+DIRECTORY = "directory"
+SITE = "site"
 
 
-@dataclass
-class DirectoryOutputs:
-    """What a site needs from the directory, as Outputs (wired directly or via a StackReference)."""
-
-    bind_dn: pulumi.Output[Any]
-    bind_password: pulumi.Output[Any]
-    base_dn: pulumi.Output[Any]
-    users_base_dn: pulumi.Output[Any]
-    groups_base_dn: pulumi.Output[Any]
-    ldap_host: pulumi.Output[Any]
-    ldap_port: pulumi.Output[Any]
-    ldap_security: pulumi.Output[Any]
-    workgroup: pulumi.Output[Any]
-    linux_group_names: pulumi.Output[Any]
-
-
-def build_directory(
-    spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi.Output[str] | None
-) -> DirectoryOutputs:
-    from jcqnap.providers.bind_user import BindUser
-    from jcqnap.providers.samba_domain import SambaDomain
-    from jcqnap.providers.samba_group import SambaGroup
-
-    domain = SambaDomain("workgroup", workgroup=spec.workgroup, sid=spec.domain_sid)
-    bind = BindUser(
-        "samba-service-account",
-        username=spec.bind_user.username,
-        email=spec.bind_user.email,
-        firstname=spec.bind_user.firstname,
-        lastname=spec.bind_user.lastname,
-        password=bind_password,
+def build_directory(spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi.Output[str] | None) -> DirectoryInfo:
+    b = spec.bind_user
+    directory = SambaDirectory(
+        DIRECTORY,
+        SambaDirectoryArgs(
+            workgroup=spec.workgroup,
+            domain_sid=spec.domain_sid,
+            bind_user=BindUserArgs(b.username, b.email, b.firstname, b.lastname, bind_password),
+            groups=[
+                SambaGroupArgs(g.name, g.linux_name, g.gid, list(g.members), g.description or None)
+                for g in spec.groups
+            ],
+            ldap_host=cfg.ldap_host,
+            ldap_port=cfg.ldap_port,
+            ldap_security=cfg.ldap_security,
+            top_level_aliases=True,
+        ),
     )
-    groups = [
-        SambaGroup(
-            f"group-{g.linux_name}",
-            name=g.name,
-            linux_name=g.linux_name,
-            gid=g.gid,
-            members=list(g.members),
-            description=g.description or None,
-            # sambaEnabled needs the directory's Samba domain first.
-            opts=pulumi.ResourceOptions(depends_on=[domain]),
-        )
-        for g in spec.groups
-    ]
-    users_dn = bind.base_dn.apply(lambda b: f"ou=Users,{b}")
-    out = DirectoryOutputs(
-        bind_dn=bind.dn,
-        bind_password=pulumi.Output.secret(bind.password),
-        base_dn=bind.base_dn,
-        users_base_dn=users_dn,
-        groups_base_dn=users_dn,
-        ldap_host=pulumi.Output.from_input(cfg.ldap_host),
-        ldap_port=pulumi.Output.from_input(cfg.ldap_port),
-        ldap_security=pulumi.Output.from_input(cfg.ldap_security),
-        workgroup=domain.workgroup,
-        linux_group_names=pulumi.Output.all(*[g.linux_name for g in groups]),
-    )
-    pulumi.export("bindDn", out.bind_dn)
-    pulumi.export("bindPassword", out.bind_password)
-    pulumi.export("baseDn", out.base_dn)
-    pulumi.export("usersBaseDn", out.users_base_dn)
-    pulumi.export("groupsBaseDn", out.groups_base_dn)
-    pulumi.export("ldapHost", out.ldap_host)
-    pulumi.export("ldapPort", out.ldap_port)
-    pulumi.export("ldapSecurity", out.ldap_security)
-    pulumi.export("workgroup", out.workgroup)
-    pulumi.export("domainSid", domain.sid)
-    pulumi.export("groupNames", pulumi.Output.all(*[g.name for g in groups]))
-    pulumi.export("linuxGroupNames", out.linux_group_names)
-    return out
-
-
-def directory_from_reference(name: str) -> DirectoryOutputs:
-    ref = pulumi.StackReference(name)
-    return DirectoryOutputs(
-        bind_dn=ref.require_output("bindDn"),
-        bind_password=pulumi.Output.secret(ref.require_output("bindPassword")),
-        base_dn=ref.require_output("baseDn"),
-        users_base_dn=ref.require_output("usersBaseDn"),
-        groups_base_dn=ref.require_output("groupsBaseDn"),
-        ldap_host=ref.require_output("ldapHost"),
-        ldap_port=ref.get_output("ldapPort"),
-        ldap_security=ref.require_output("ldapSecurity"),
-        workgroup=ref.require_output("workgroup"),
-        linux_group_names=ref.require_output("linuxGroupNames"),
-    )
+    info = directory.info()
+    pulumi.export("bindDn", info.bind_dn)
+    pulumi.export("bindPassword", info.bind_password)
+    pulumi.export("baseDn", info.base_dn)
+    pulumi.export("usersBaseDn", info.users_base_dn)
+    pulumi.export("groupsBaseDn", info.groups_base_dn)
+    pulumi.export("ldapHost", info.ldap_host)
+    pulumi.export("ldapPort", info.ldap_port)
+    pulumi.export("ldapSecurity", info.ldap_security)
+    pulumi.export("workgroup", info.workgroup)
+    pulumi.export("domainSid", directory.domain_sid)
+    pulumi.export("groupNames", directory.group_names)
+    pulumi.export("linuxGroupNames", info.linux_group_names)
+    return info
 
 
 def _credential(nas_name: str, field: str) -> Callable[[Any], Any]:
@@ -122,15 +82,12 @@ def _credential(nas_name: str, field: str) -> Callable[[Any], Any]:
 def build_site(
     spec: SiteSpec,
     cfg: StackConfig,
-    directory: DirectoryOutputs,
+    directory: DirectoryInfo,
     credentials: pulumi.Output[Any] | None,
     sandbox: dict[str, Any] | None,
 ) -> None:
-    from jcqnap.providers.ldap_config import LdapConfig
-
-    ca_cert = Path(spec.ca_cert_file).read_text() if spec.ca_cert_file else None
     sims = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
-    statuses = {}
+    boxes = []
     for nas in spec.nas:
         if nas.sandbox:
             password: pulumi.Input[str] | None = pulumi.Output.secret(sims[nas.sandbox]["admin_password"])
@@ -143,33 +100,22 @@ def build_site(
                 )
             password = credentials.apply(_credential(nas.name, "password"))
             private_key = credentials.apply(_credential(nas.name, "privateKey"))
-        verify_group = spec.verify_group or directory.linux_group_names.apply(lambda names: names[0] if names else None)
-        ldap = LdapConfig(
-            f"nas-{nas.name}",
-            nas_host=nas.host,
-            nas_port=nas.port,
-            nas_user=nas.user,
-            nas_password=password,
-            nas_private_key=private_key,
-            nas_host_key=nas.host_key,
-            ldap_host=directory.ldap_host,
-            ldap_port=directory.ldap_port,
-            security=directory.ldap_security,
-            allow_insecure=cfg.allow_insecure,
-            base_dn=directory.base_dn,
-            root_dn=directory.bind_dn,
-            root_password=directory.bind_password,
-            users_base_dn=directory.users_base_dn,
-            groups_base_dn=directory.groups_base_dn,
-            workgroup=directory.workgroup,
+        boxes.append(NasBox(nas.name, nas.host, nas.host_key, nas.port, nas.user, password, private_key))
+    site = NasSite(
+        SITE,
+        NasSiteArgs(
+            directory=directory,
+            nas=boxes,
             smb_mode=spec.smb_mode,
-            ca_cert=ca_cert,
+            ca_cert=Path(spec.ca_cert_file).read_text() if spec.ca_cert_file else None,
             qts_profile=spec.qts_profile or None,
-            force_profile=spec.force_profile or None,
-            verify_group=verify_group,
-        )
-        statuses[nas.name] = ldap.ldap_status
-    pulumi.export("nas", statuses)
+            force_profile=spec.force_profile,
+            verify_group=spec.verify_group,
+            allow_insecure=cfg.allow_insecure,
+            top_level_aliases=True,
+        ),
+    )
+    pulumi.export("nas", site.statuses)
 
 
 def main() -> None:
@@ -180,12 +126,12 @@ def main() -> None:
     cfg = parse(raw, sandbox, organization=pulumi.get_organization() or None)
     pulumi.log.info(f"jcqnap: role {cfg.role}" + (" (local sandbox)" if sandbox else ""))
 
-    directory: DirectoryOutputs | None = None
+    directory: DirectoryInfo | None = None
     if cfg.directory is not None:
         directory = build_directory(cfg.directory, cfg, cfg_obj.get_secret("bindPassword"))
     if cfg.site is not None:
         if directory is None:
             assert cfg.site.directory_stack is not None
-            directory = directory_from_reference(cfg.site.directory_stack)
+            directory = DirectoryInfo.from_stack(cfg.site.directory_stack)
         creds = cfg_obj.get_secret_object("nasCredentials")
         build_site(cfg.site, cfg, directory, creds, sandbox)

@@ -18,10 +18,20 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from jcqnap import validation as v
+from jcqnap.connection import JumpCloudConnection, connection_input, secret_outputs
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import NotFound, object_id
 from jcqnap.providers.base import diff_fields, failure, is_unknown, secret
-from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
+from jcqnap.providers.jumpcloud_common import (
+    CONNECTION,
+    JumpCloudProvider,
+    as_int,
+    check_connection,
+    client,
+    gone,
+    keep_connection,
+    with_connection_diff,
+)
 
 
 class BindUserInputs(TypedDict, total=False):
@@ -94,15 +104,16 @@ class BindUserProvider(JumpCloudProvider):
         if password is not None and not is_unknown(password):
             if not isinstance(password, str) or len(password) < 8:
                 failures.append(failure("password", "use at least 8 characters, or omit it to generate one"))
-        for name in ("firstname", "lastname"):
+        for name in ("firstname", "lastname", CONNECTION):
             if news.get(name) is None:
                 inputs.pop(name, None)
         inputs.update(FLAGS)
+        failures += check_connection(news)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         desired = {**news, **FLAGS}
-        return diff_fields(
+        result = diff_fields(
             olds,
             desired,
             FIELDS,
@@ -110,11 +121,12 @@ class BindUserProvider(JumpCloudProvider):
             normalize={"email": lambda v: _text(v).lower(), "firstname": _text, "lastname": _text},
             optional=["password"],
         )
+        return with_connection_diff(result, olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         password = props.get("password") or generate_password()
         body = self._body(props, password)
-        with client([password]) as jc:
+        with client([password], props.get(CONNECTION)) as jc:
             created = jc.create_user(body)
             user = created.obj
             if created.adopted:
@@ -122,10 +134,10 @@ class BindUserProvider(JumpCloudProvider):
                 user = jc.update_user(object_id(user), body)
             org_id = jc.org_id()
         outs = self._outputs(user, org_id, password, password_is_input=bool(props.get("password")))
-        return CreateResult(object_id(user), outs)
+        return CreateResult(object_id(user), keep_connection(outs, props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client([props.get("password") or ""]) as jc:
+        with client([props.get("password") or ""], props.get(CONNECTION)) as jc:
             try:
                 user = jc.get_user(id_)
             except NotFound:
@@ -133,19 +145,20 @@ class BindUserProvider(JumpCloudProvider):
             org_id = props.get("org_id") or jc.org_id()
         # A state written before `password_is_input` existed: the demo's default is a generated one.
         outs = self._outputs(user, org_id, props.get("password"), bool(props.get("password_is_input")))
-        return ReadResult(id_, outs, self._inputs(outs))
+        return ReadResult(id_, keep_connection(outs, props), keep_connection(self._inputs(outs), props))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         password = news.get("password") or olds.get("password")
         rotate = bool(news.get("password")) and news.get("password") != olds.get("password")
         body = self._body(news, password if rotate else None)
-        with client([password or ""]) as jc:
+        with client([password or ""], news.get(CONNECTION)) as jc:
             user = jc.update_user(id_, body)
             org_id = olds.get("org_id") or jc.org_id()
-        return UpdateResult(self._outputs(user, org_id, password, password_is_input=bool(news.get("password"))))
+        outs = self._outputs(user, org_id, password, password_is_input=bool(news.get("password")))
+        return UpdateResult(keep_connection(outs, news))
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        with client() as jc:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with client(connection=props.get(CONNECTION)) as jc:
             try:
                 # JumpCloud refuses (409) to delete the Samba service account.
                 jc.update_user(id_, {"samba_service_user": False})
@@ -198,7 +211,10 @@ class BindUserProvider(JumpCloudProvider):
 
 
 class BindUser(Resource, module="jumpcloud", name="BindUser"):
-    """A JumpCloud LDAP Bind DN / Samba service account. `password` is a secret output."""
+    """A JumpCloud LDAP Bind DN / Samba service account. `password` is a secret output.
+
+    `connection`: the org to manage it in (default: the stack config's, see `JumpCloudConnection`).
+    """
 
     username: pulumi.Output[str]
     email: pulumi.Output[str]
@@ -218,6 +234,7 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
         lastname: pulumi.Input[str] | None = None,
         password: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        connection: JumpCloudConnection | None = None,
     ) -> None:
         props: dict[str, Any] = {
             "username": username,
@@ -231,6 +248,6 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
             "uid": None,
             "gid": None,
             **dict.fromkeys(FLAGS),
+            "connection": connection_input(connection),
         }
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["password"])
-        super().__init__(BindUserProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+        super().__init__(BindUserProvider(), resource_name, props, secret_outputs(opts, "password"))

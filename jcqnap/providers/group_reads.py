@@ -63,7 +63,8 @@ class GroupSnapshot:
 
 
 _lock = threading.Lock()
-_snapshot: GroupSnapshot | None = None
+#: One snapshot per org (API URL, org id): one provider process may serve two orgs.
+_snapshots: dict[tuple[str, str | None], GroupSnapshot] = {}
 #: Names and Linux names of the groups this stack manages (the provider's `configure`), and how many.
 _managed: frozenset[str] = frozenset()
 _managed_count = 0
@@ -84,10 +85,9 @@ def prefetching() -> bool:
 
 
 def invalidate() -> None:
-    """Drop the snapshot (this process changed a group, a binding or a membership)."""
-    global _snapshot
+    """Drop the snapshots (this process changed a group, a binding or a membership)."""
     with _lock:
-        _snapshot = None
+        _snapshots.clear()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,10 +108,10 @@ def invalidates(method: F) -> F:
 
 
 def snapshot(jc: JumpCloudClient, ldap_id: str) -> GroupSnapshot:
-    """The current snapshot, taken now when missing, stale or for another directory."""
-    global _snapshot
+    """The org's current snapshot, taken now when missing, stale or for another directory."""
+    org = (jc.settings.api_url, jc.settings.org_id)
     with _lock:
-        snap = _snapshot
+        snap = _snapshots.get(org)
         if snap is not None and snap.fresh(ldap_id):
             return snap
         # The two lists are independent: fetch them side by side, each with its pages side by side.
@@ -124,8 +124,8 @@ def snapshot(jc: JumpCloudClient, ldap_id: str) -> GroupSnapshot:
         groups = {object_id(g): g for g in group_items or []} if listed else None
         bound = frozenset(bound_ids or [])
         members = _prefetch_members(jc, _managed_ids(groups)) if groups is not None else {}
-        _snapshot = GroupSnapshot(time.monotonic(), ldap_id, groups, bound, members)
-        return _snapshot
+        snap = _snapshots[org] = GroupSnapshot(time.monotonic(), ldap_id, groups, bound, members)
+        return snap
 
 
 T = TypeVar("T")

@@ -16,9 +16,18 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from jcqnap import validation as v
+from jcqnap.connection import JumpCloudConnection, connection_input, secret_outputs
 from jcqnap.jumpcloud import NotFound, object_id
 from jcqnap.providers.base import diff_fields, failure, is_unknown
-from jcqnap.providers.jumpcloud_common import JumpCloudProvider, client, gone
+from jcqnap.providers.jumpcloud_common import (
+    CONNECTION,
+    JumpCloudProvider,
+    check_connection,
+    client,
+    gone,
+    keep_connection,
+    with_connection_diff,
+)
 
 
 class SambaDomainInputs(TypedDict, total=False):
@@ -67,22 +76,27 @@ class SambaDomainProvider(JumpCloudProvider):
             problem = sid_problem(sid)
             if problem:
                 failures.append(failure("sid", f"{problem}; or omit it to generate one"))
+        if news.get(CONNECTION) is None:
+            inputs.pop(CONNECTION, None)
+        failures += check_connection(news)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_fields(olds, news, ["workgroup", "sid"], replace_on=["sid"], optional=["sid"])
+        result = diff_fields(olds, news, ["workgroup", "sid"], replace_on=["sid"], optional=["sid"])
+        return with_connection_diff(result, olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         workgroup = str(props["workgroup"])
         given = props.get("sid")
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             ldap_id = jc.ldap_server_id()
             created = jc.create_samba_domain(ldap_id, workgroup, given or generate_sid(), bool(given))
         domain = created.obj
-        return CreateResult(object_id(domain), self._outputs(domain, ldap_id, sid_is_input=bool(given)))
+        outs = self._outputs(domain, ldap_id, sid_is_input=bool(given))
+        return CreateResult(object_id(domain), keep_connection(outs, props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
             try:
                 domain = jc.get_samba_domain(ldap_id, id_)
@@ -92,16 +106,17 @@ class SambaDomainProvider(JumpCloudProvider):
         inputs = {"workgroup": outs["workgroup"]}
         if outs["sid_is_input"]:
             inputs["sid"] = outs["sid"]
-        return ReadResult(id_, outs, inputs)
+        return ReadResult(id_, keep_connection(outs, props), keep_connection(inputs, props))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ldap_id = str(olds["ldap_server_id"])
-        with client() as jc:
+        with client(connection=news.get(CONNECTION)) as jc:
             domain = jc.update_samba_domain(ldap_id, id_, str(news["workgroup"]), str(olds["sid"]))
-        return UpdateResult(self._outputs(domain, ldap_id, sid_is_input=bool(news.get("sid"))))
+        outs = self._outputs(domain, ldap_id, sid_is_input=bool(news.get("sid")))
+        return UpdateResult(keep_connection(outs, news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             jc.delete_samba_domain(str(props["ldap_server_id"]), id_)
 
     @staticmethod
@@ -111,7 +126,10 @@ class SambaDomainProvider(JumpCloudProvider):
 
 
 class SambaDomain(Resource, module="jumpcloud", name="SambaDomain"):
-    """The JumpCloud LDAP directory's Samba workgroup and domain SID."""
+    """The JumpCloud LDAP directory's Samba workgroup and domain SID.
+
+    `connection`: the org to manage it in (default: the stack config's, see `JumpCloudConnection`).
+    """
 
     workgroup: pulumi.Output[str]
     sid: pulumi.Output[str]
@@ -123,6 +141,7 @@ class SambaDomain(Resource, module="jumpcloud", name="SambaDomain"):
         workgroup: pulumi.Input[str],
         sid: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        connection: JumpCloudConnection | None = None,
     ) -> None:
-        props = {"workgroup": workgroup, "sid": sid, "ldap_server_id": None}
-        super().__init__(SambaDomainProvider(), resource_name, props, opts)
+        props = {"workgroup": workgroup, "sid": sid, "ldap_server_id": None, "connection": connection_input(connection)}
+        super().__init__(SambaDomainProvider(), resource_name, props, secret_outputs(opts))

@@ -20,11 +20,21 @@ import pulumi
 from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from jcqnap import validation as v
+from jcqnap.connection import JumpCloudConnection, connection_input, secret_outputs
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
 from jcqnap.providers import group_reads
 from jcqnap.providers.base import config_value, diff_fields, failure, is_unknown, sorted_unique
-from jcqnap.providers.jumpcloud_common import JumpCloudProvider, as_int, client, gone
+from jcqnap.providers.jumpcloud_common import (
+    CONNECTION,
+    JumpCloudProvider,
+    as_int,
+    check_connection,
+    client,
+    gone,
+    keep_connection,
+    with_connection_diff,
+)
 
 
 class SambaGroupInputs(TypedDict, total=False):
@@ -94,21 +104,25 @@ class SambaGroupProvider(JumpCloudProvider):
         if news.get("description") is None:
             inputs["description"] = ""
         inputs.update(WANTED)
+        if news.get(CONNECTION) is None:
+            inputs.pop(CONNECTION, None)
+        failures += check_connection(news)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_fields(
+        result = diff_fields(
             olds,
             {**news, **WANTED},
             FIELDS,
             replace_on=["linux_name", "gid"],
             normalize={"members": sorted_unique, "description": _text, "gid": as_int},
         )
+        return with_connection_diff(result, olds, news)
 
     @group_reads.invalidates
     def create(self, props: dict[str, Any]) -> CreateResult:
         name, linux_name, gid = str(props["name"]), str(props["linux_name"]), int(as_int(props["gid"]))
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             ldap_id = jc.ldap_server_id()
             # Resolve members before creating anything, so a typo leaves nothing behind.
             wanted = _resolve(jc, props.get("members") or [], {})
@@ -130,10 +144,10 @@ class SambaGroupProvider(JumpCloudProvider):
             group = _put_group(jc, group_id, name, _text(props.get("description")))
             current = jc.list_group_member_ids(group_id) if created.adopted else []
             _sync_members(jc, group_id, current, list(wanted.values()))
-        return CreateResult(group_id, _outputs(group, ldap_id, True, wanted))
+        return CreateResult(group_id, keep_connection(_outputs(group, ldap_id, True, wanted), props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             ldap_id = props.get("ldap_server_id") or jc.ldap_server_id()
             # Attributes and binding come from org-wide lists shared by every group read of this
             # refresh (group_reads); only the members are per group (bench/run.py, figure 2). When the
@@ -173,14 +187,14 @@ class SambaGroupProvider(JumpCloudProvider):
                         continue
                 members[username] = user_id
         outs = _outputs(group, ldap_id, bound, members)
-        return ReadResult(id_, outs, {k: outs[k] for k in FIELDS})
+        return ReadResult(id_, keep_connection(outs, props), keep_connection({k: outs[k] for k in FIELDS}, props))
 
     @group_reads.invalidates
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         name, description = str(news["name"]), _text(news.get("description"))
         ldap_id = str(olds.get("ldap_server_id") or "")
         old_members: dict[str, str] = dict(olds.get("member_ids") or {})
-        with client() as jc:
+        with client(connection=news.get(CONNECTION)) as jc:
             ldap_id = ldap_id or jc.ldap_server_id()
             if not olds.get("bound"):
                 jc.change_group_association(id_, "add", "ldap_server", ldap_id)
@@ -196,12 +210,12 @@ class SambaGroupProvider(JumpCloudProvider):
                                         "sambaEnabled": True}}
             wanted = _resolve(jc, news.get("members") or [], old_members)
             _sync_members(jc, id_, list(old_members.values()), list(wanted.values()))
-        return UpdateResult(_outputs(group, ldap_id, True, wanted))
+        return UpdateResult(keep_connection(_outputs(group, ldap_id, True, wanted), news))
 
     @group_reads.invalidates
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
         # Memberships and the binding are edges of the group; they go with it.
-        with client() as jc:
+        with client(connection=props.get(CONNECTION)) as jc:
             jc.delete_user_group(id_)
 
 
@@ -277,7 +291,10 @@ def _outputs(group: dict[str, Any], ldap_id: str, bound: bool, members: dict[str
 
 
 class SambaGroup(Resource, module="jumpcloud", name="SambaGroup"):
-    """A Samba-enabled JumpCloud user group with a Linux group, bound to the LDAP directory."""
+    """A Samba-enabled JumpCloud user group with a Linux group, bound to the LDAP directory.
+
+    `connection`: the org to manage it in (default: the stack config's, see `JumpCloudConnection`).
+    """
 
     name: pulumi.Output[str]
     linux_name: pulumi.Output[str]
@@ -297,6 +314,7 @@ class SambaGroup(Resource, module="jumpcloud", name="SambaGroup"):
         members: pulumi.Input[list[pulumi.Input[str]]] | None = None,
         description: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        connection: JumpCloudConnection | None = None,
     ) -> None:
         props = {
             "name": name,
@@ -308,5 +326,6 @@ class SambaGroup(Resource, module="jumpcloud", name="SambaGroup"):
             "bound": None,
             "member_ids": None,
             "ldap_server_id": None,
+            "connection": connection_input(connection),
         }
-        super().__init__(SambaGroupProvider(), resource_name, props, opts)
+        super().__init__(SambaGroupProvider(), resource_name, props, secret_outputs(opts))

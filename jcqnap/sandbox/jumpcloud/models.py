@@ -118,6 +118,9 @@ class JumpCloudBackend:
             for listener in self._listeners:
                 listener()
 
+    def key_matches(self, api_key: str) -> bool:
+        return hmac.compare_digest(hash_api_key(api_key), self._api_key_hash)
+
     def authenticate(self, api_key: str | None, org_header: str | None) -> None:
         """401 without a key or with a wrong one; 401 when ``x-org-id`` names another org."""
         if not api_key:

@@ -8,8 +8,13 @@ live at the server root under ``/_sandbox/`` and need no key:
   ``GET`` shows, ``DELETE`` clears;
 - ``GET /_sandbox/requests`` (oldest first), ``DELETE /_sandbox/requests`` or
   ``POST /_sandbox/requests/clear``;
-- ``POST /_sandbox/reset``: clears backend, directory, faults and log (keeps org and LDAP server);
-- ``GET /_sandbox/health``: ``{"ok": true, "org_id": ...}``.
+- ``POST /_sandbox/reset``: clears backend, directory, faults and log (keeps org and LDAP server),
+  and forgets the extra orgs;
+- ``GET /_sandbox/health``: ``{"ok": true, "org_id": ...}``;
+- ``POST /_sandbox/orgs`` ``{"api_key": "<at least 16 characters>"}``: a second (third, ...) org
+  with its own LDAP server, reached with that key; answers ``{"org_id", "ldap_server_id"}``.
+  ``GET /_sandbox/orgs`` lists every org id. Extra orgs live in memory and are REST only: the
+  slapd projection (LDAP, the NAS simulators' logins) follows the first org.
 
 Any error is a JSON error body; bad input is a 4xx, never a 5xx.
 """
@@ -26,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 from jcqnap.sandbox.jumpcloud import urls
 from jcqnap.sandbox.jumpcloud.exceptions import BadRequest, JumpCloudError, NotFound, error_body
 from jcqnap.sandbox.jumpcloud.hooks import FaultConfig, Hooks
-from jcqnap.sandbox.jumpcloud.models import JumpCloudBackend
+from jcqnap.sandbox.jumpcloud.models import JumpCloudBackend, hash_api_key
+from jcqnap.sandbox.jumpcloud.records import new_id
 from jcqnap.sandbox.jumpcloud.responses import ApiRequest, ApiResponse
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,26 @@ class EmulatorServer(ThreadingHTTPServer):
     def __init__(self, port: int, backend: JumpCloudBackend, hooks: Hooks | None = None) -> None:
         self.backend = backend
         self.hooks = hooks or Hooks()
+        #: Extra orgs by the SHA-256 of their API key (`POST /_sandbox/orgs`).
+        self.extra_orgs: dict[str, JumpCloudBackend] = {}
         super().__init__(("127.0.0.1", port), EmulatorHandler)
+
+    def backend_for(self, api_key: str | None) -> JumpCloudBackend:
+        """The org an API key belongs to; the first org (which then answers 401) for any other key."""
+        if api_key and self.extra_orgs:
+            return self.extra_orgs.get(hash_api_key(api_key), self.backend)
+        return self.backend
+
+    def add_org(self, body: Any) -> dict[str, str]:
+        key = body.get("api_key") if isinstance(body, dict) else None
+        if not isinstance(key, str) or len(key) < 16:
+            raise BadRequest("api_key: give a key of at least 16 characters")
+        digest = hash_api_key(key)
+        if self.backend_for(key) is not self.backend or self.backend.key_matches(key):
+            raise BadRequest("api_key: this key already belongs to an org")
+        org = JumpCloudBackend(new_id(), new_id(), digest, org_name=f"jcqnap sandbox {len(self.extra_orgs) + 2}")
+        self.extra_orgs[digest] = org
+        return {"org_id": org.org_id, "ldap_server_id": org.ldap_server_id}
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):
@@ -131,7 +156,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _api(self, path: str, raw_query: str, body: Any, early: JumpCloudError | None) -> ApiResponse:
-        hooks, backend = self.server.hooks, self.server.backend
+        hooks, backend = self.server.hooks, self.server.backend_for(self.headers.get("x-api-key"))
         faults, fire = hooks.fault_for_request()
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
@@ -172,8 +197,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 return ApiResponse(204)
             if route == ("POST", "/_sandbox/reset"):
                 backend.reset()
+                self.server.extra_orgs.clear()
                 hooks.reset()
                 return ApiResponse(204)
+            if route == ("POST", "/_sandbox/orgs"):
+                return ApiResponse(201, self.server.add_org(body))
+            if route == ("GET", "/_sandbox/orgs"):
+                orgs = [backend, *self.server.extra_orgs.values()]
+                return ApiResponse(200, {"org_ids": [o.org_id for o in orgs]})
             if route == ("GET", "/_sandbox/health"):
                 return ApiResponse(200, {"ok": True, "org_id": backend.org_id})
             raise NotFound(f"no such sandbox hook: {self.command} {path}")
