@@ -103,10 +103,7 @@ class SambaDomainProvider(JumpCloudProvider):
             except NotFound:
                 return gone()
         outs = self._outputs(domain, ldap_id, bool(props.get("sid_is_input")))
-        inputs = {"workgroup": outs["workgroup"]}
-        if outs["sid_is_input"]:
-            inputs["sid"] = outs["sid"]
-        return ReadResult(id_, keep_connection(outs, props), keep_connection(inputs, props))
+        return ReadResult(id_, keep_connection(outs, props), keep_connection(self._inputs(outs), props))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         ldap_id = str(olds["ldap_server_id"])
@@ -118,6 +115,14 @@ class SambaDomainProvider(JumpCloudProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         with client(connection=props.get(CONNECTION)) as jc:
             jc.delete_samba_domain(str(props["ldap_server_id"]), id_)
+
+    @staticmethod
+    def _inputs(outs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs as JumpCloud has them; the SID only when it was given (a generated one is no input)."""
+        inputs = {"workgroup": outs["workgroup"]}
+        if outs["sid_is_input"]:
+            inputs["sid"] = outs["sid"]
+        return inputs
 
     @staticmethod
     def _outputs(domain: dict[str, Any], ldap_id: str, sid_is_input: bool) -> dict[str, Any]:

@@ -187,7 +187,7 @@ class SambaGroupProvider(JumpCloudProvider):
                         continue
                 members[username] = user_id
         outs = _outputs(group, ldap_id, bound, members)
-        return ReadResult(id_, keep_connection(outs, props), keep_connection({k: outs[k] for k in FIELDS}, props))
+        return ReadResult(id_, keep_connection(outs, props), keep_connection(read_inputs(outs), props))
 
     @group_reads.invalidates
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -273,6 +273,12 @@ def _sync_members(jc: JumpCloudClient, group_id: str, current: list[str], wanted
         jc.change_group_member(group_id, "add", user_id)
     for user_id in sorted(set(current) - set(wanted)):
         jc.change_group_member(group_id, "remove", user_id)
+
+
+def read_inputs(outs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs as JumpCloud has them, shaped as `check` shapes the program's (a refresh without
+    drift then leaves the stored inputs equal to the program's)."""
+    return {k: outs[k] for k in FIELDS}
 
 
 def _outputs(group: dict[str, Any], ldap_id: str, bound: bool, members: dict[str, str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from jcqnap.providers import jumpcloud_common
 from jcqnap.providers.base import UNKNOWN
 from jcqnap.providers.bind_user import BindUserProvider, bind_dn, generate_password
 from jcqnap.providers.samba_domain import SambaDomainProvider, generate_sid, sid_problem, workgroup_problem
-from jcqnap.providers.samba_group import SambaGroupProvider
+from jcqnap.providers.samba_group import SambaGroupProvider, _outputs, read_inputs
 
 USER_OUT = {
     "username": "svc-samba",
@@ -239,3 +239,22 @@ def test_missing_api_key_fails_with_the_config_command() -> None:
     BindUserProvider().configure(ConfigureRequest(Config({}, "jcqnap")))
     with pytest.raises(Exception, match="pulumi config set --secret jcqnap:jumpcloudApiKey"):
         jumpcloud_common.client()
+
+
+# -- read returns inputs (issue 17): a refresh without drift stores inputs equal to the program's ---------
+SID = "S-1-5-21-1-2-3"
+
+
+@pytest.mark.parametrize("given_sid", [False, True])
+def test_samba_domain_read_inputs_match_check(given_sid: bool) -> None:
+    program = SambaDomainProvider().check({}, {"workgroup": "acme", "sid": SID if given_sid else None}).inputs
+    outs = SambaDomainProvider._outputs({"id": "d1", "name": "ACME", "sid": SID}, "ldap1", sid_is_input=given_sid)
+    assert SambaDomainProvider._inputs(outs) == program  # a generated SID is no input: never shown as removed
+
+
+def test_samba_group_read_inputs_match_check() -> None:
+    program = SambaGroupProvider().check({}, {"name": "NAS Staff", "linux_name": "nas-staff", "gid": 5001.0,
+                                              "members": ["bob", "alice", "bob"], "description": None}).inputs
+    group = {"id": "g1", "name": "NAS Staff", "description": "",
+             "attributes": {"posixGroups": [{"id": 5001, "name": "nas-staff"}], "sambaEnabled": True}}
+    assert read_inputs(_outputs(group, "ldap1", True, {"alice": "u1", "bob": "u2"})) == program
