@@ -17,7 +17,8 @@ ENGINE_BIN = $(shell cat $(VENV)/.engine-bin 2>/dev/null)
 # stand-in (tools/engine/build.sh); with an official CLI, the official host.
 RUN = PATH="$(ENGINE_BIN):$$PATH"
 
-.PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down
+.PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down \
+	fleet-preview fleet-up fleet-verify fleet-rotate
 
 ## bootstrap: Debian packages, the venv (pinned by constraints.txt), the Pulumi engine and SeaweedFS (S3 state)
 bootstrap: $(STAMP)
@@ -64,6 +65,13 @@ destroy: bootstrap
 ## verify STACK=<name>: check the whole chain (TLS bind, groups, Samba attributes, NAS workgroup and status)
 verify: bootstrap
 	$(RUN) $(PY) -m jcqnap verify --stack $(STACK)
+
+## fleet-preview|fleet-up|fleet-verify|fleet-rotate [STACKS='glob ...'] [PARALLEL=N]: the directory stack, then
+## every site in parallel, with a summary table; exit 0 clean, 7 drift, 1 failure (make reports any failure as 2)
+STACKS ?= 'local-*'
+PARALLEL ?= 4
+fleet-preview fleet-up fleet-verify fleet-rotate: bootstrap
+	$(RUN) $(PY) -m jcqnap fleet $(patsubst fleet-%,%,$@) --stacks $(STACKS) --parallel $(PARALLEL)
 
 sandbox-up: bootstrap
 	$(PY) -m jcqnap.sandbox up

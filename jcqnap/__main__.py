@@ -1,17 +1,25 @@
-"""`python -m jcqnap verify --stack NAME`: see jcqnap.verify."""
+"""`python -m jcqnap verify --stack NAME` (jcqnap.verify) and `python -m jcqnap fleet ...` (jcqnap.fleet.cli)."""
 
 from __future__ import annotations
 
 import sys
 
+USAGE = ("usage: python -m jcqnap verify --stack NAME [--canary-user USER]\n"
+         "       python -m jcqnap fleet preview|up|verify|rotate [--stacks PATTERN ...] [--parallel N]")
+
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] != "verify":
-        print("usage: python -m jcqnap verify --stack NAME [--canary-user USER]", file=sys.stderr)
-        return 2
-    from jcqnap.verify import main as verify_main
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "verify":
+        from jcqnap.verify import main as verify_main
 
-    return verify_main(sys.argv[2:])
+        return verify_main(sys.argv[2:])
+    if command == "fleet":
+        from jcqnap.fleet.cli import main as fleet_main
+
+        return fleet_main(sys.argv[2:])
+    print(USAGE, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -118,6 +118,16 @@ def build_site(
     pulumi.export("nas", site.statuses)
 
 
+def _wait_for_fleet_gate() -> None:
+    """Under `fleet up`, wait until the directory stack's update is saved (see jcqnap.fleet.gate)."""
+    from jcqnap.fleet import gate
+
+    try:
+        gate.wait()
+    except gate.GateClosed as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+
 def main() -> None:
     cfg_obj = pulumi.Config("jcqnap")
     raw = read_raw(cfg_obj)
@@ -132,6 +142,7 @@ def main() -> None:
     if cfg.site is not None:
         if directory is None:
             assert cfg.site.directory_stack is not None
+            _wait_for_fleet_gate()
             directory = DirectoryInfo.from_stack(cfg.site.directory_stack)
         creds = cfg_obj.get_secret_object("nasCredentials")
         build_site(cfg.site, cfg, directory, creds, sandbox)

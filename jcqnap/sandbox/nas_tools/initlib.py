@@ -14,6 +14,7 @@ Knobs for fault tests (files in the NAS state dir, consumed by the next start/st
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import signal
@@ -289,7 +290,12 @@ def main(script: str, argv: list[str], verbs: dict[str, Any]) -> int:
             drop_session(conf)
             return 1
     try:
-        rc = int(verbs[verb](conf) or 0)
+        # One init action at a time per NAS, as a real init system serialises them: two restarts
+        # racing (an apply and a test forcing a re-bind) would otherwise fight over the pid files.
+        with open(os.path.join(conf["nas_dir"], "init.lock"), "a") as lock:
+            if verb in APPLY_VERBS:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            rc = int(verbs[verb](conf) or 0)
     except ApplyError as e:
         sys.stderr.write(f"{script} {verb}: {e}\n")
         return 1
