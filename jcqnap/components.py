@@ -41,17 +41,26 @@ class BindUserArgs:
     firstname: pulumi.Input[str] | None = None
     lastname: pulumi.Input[str] | None = None
     password: pulumi.Input[str] | None = None
+    #: Adopting an existing account: write a new password (`password`, or a generated one) instead of
+    #: failing without `password` (its current one, which every NAS binds with).
+    rotate_password: bool = False
 
 
 @dataclass(frozen=True)
 class SambaGroupArgs:
-    """A Samba group: JumpCloud name, Linux group name and GID (1000-60000), members by username."""
+    """A Samba group: JumpCloud name, Linux group name and GID (1000-60000), members by username.
+
+    `members_mode`: exact (the `members` list), add-only (never removes) or unmanaged (JumpCloud or the
+    identity provider owns the membership; jcqnap never writes it). Default: exact with `members`,
+    unmanaged when `members` is None.
+    """
 
     name: pulumi.Input[str]
     linux_name: str
     gid: pulumi.Input[int]
-    members: Sequence[pulumi.Input[str]] = ()
+    members: Sequence[pulumi.Input[str]] | None = ()
     description: pulumi.Input[str] | None = None
+    members_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class SambaDirectoryArgs:
     ldap_host: pulumi.Input[str] = DEFAULT_LDAP_HOST
     ldap_port: pulumi.Input[int] | None = None
     ldap_security: pulumi.Input[str] = "ldaps"
+    #: Destroy also deletes objects that existed before jcqnap (adopted); by default they stay as found.
+    delete_adopted: bool = False
     top_level_aliases: bool = False
 
 
@@ -130,6 +141,7 @@ class SambaDirectory(pulumi.ComponentResource):
     domain_sid: pulumi.Output[str]
     group_names: pulumi.Output[list[str]]
     linux_group_names: pulumi.Output[list[str]]
+    adoption: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, args: SambaDirectoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         from jcqnap.providers.bind_user import BindUser
@@ -139,25 +151,34 @@ class SambaDirectory(pulumi.ComponentResource):
         super().__init__("jcqnap:index:SambaDirectory", name, None, opts)
         old = args.top_level_aliases
         conn = args.connection
-        self.domain: SambaDomain = SambaDomain(
-            f"{name}-workgroup", workgroup=args.workgroup, sid=args.domain_sid,
-            opts=_child(self, "workgroup", old), connection=conn,
-        )
         b = args.bind_user
+        drop = args.delete_adopted
+        # The bind user goes first: adopting an existing account without its password fails there,
+        # before anything else in JumpCloud is written.
         self.bind_user: BindUser = BindUser(
             f"{name}-samba-service-account", username=b.username, email=b.email, firstname=b.firstname,
-            lastname=b.lastname, password=b.password, opts=_child(self, "samba-service-account", old),
-            connection=conn,
+            lastname=b.lastname, password=b.password, rotate_password=b.rotate_password, delete_adopted=drop,
+            opts=_child(self, "samba-service-account", old), connection=conn,
+        )
+        self.domain: SambaDomain = SambaDomain(
+            f"{name}-workgroup", workgroup=args.workgroup, sid=args.domain_sid, delete_adopted=drop,
+            opts=_child(self, "workgroup", old, depends_on=[self.bind_user]), connection=conn,
         )
         self.groups: list[SambaGroup] = [
             SambaGroup(
                 f"{name}-group-{g.linux_name}", name=g.name, linux_name=g.linux_name, gid=g.gid,
-                members=list(g.members), description=g.description or None,
+                members=None if g.members is None else list(g.members), members_mode=g.members_mode,
+                description=g.description or None, delete_adopted=drop,
                 # sambaEnabled needs the directory's Samba domain first.
-                opts=_child(self, f"group-{g.linux_name}", old, depends_on=[self.domain]), connection=conn,
+                opts=_child(self, f"group-{g.linux_name}", old, depends_on=[self.domain, self.bind_user]),
+                connection=conn,
             )
             for g in args.groups
         ]
+        self.adoption = pulumi.Output.all(**{
+            "samba-service-account": self.bind_user.adoption, "workgroup": self.domain.adoption,
+            **{f"group-{g.linux_name}": r.adoption for g, r in zip(args.groups, self.groups, strict=True)},
+        })
         self.bind_dn = self.bind_user.dn
         self.bind_password = pulumi.Output.secret(self.bind_user.password)
         self.base_dn = self.bind_user.base_dn
@@ -175,7 +196,7 @@ class SambaDirectory(pulumi.ComponentResource):
                 "bindDn": self.bind_dn, "bindPassword": self.bind_password, "baseDn": self.base_dn,
                 "usersBaseDn": self.users_base_dn, "groupsBaseDn": self.groups_base_dn,
                 "workgroup": self.workgroup, "domainSid": self.domain_sid, "groupNames": self.group_names,
-                "linuxGroupNames": self.linux_group_names,
+                "linuxGroupNames": self.linux_group_names, "adoption": self.adoption,
             }
         )
 
@@ -220,6 +241,8 @@ class NasSiteArgs:
     force_profile: bool = False
     verify_group: pulumi.Input[str] | None = None
     allow_insecure: bool = False
+    #: Destroy also turns LDAP off on a NAS that was configured before jcqnap (adopted).
+    delete_adopted: bool = False
     top_level_aliases: bool = False
 
 
@@ -234,6 +257,7 @@ class NasSite(pulumi.ComponentResource):
     """
 
     statuses: pulumi.Output[dict[str, Any]]
+    adoption: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: NasSiteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         from jcqnap.providers.ldap_config import LdapConfig
@@ -266,9 +290,13 @@ class NasSite(pulumi.ComponentResource):
                 qts_profile=dict(args.qts_profile) if args.qts_profile else None,
                 force_profile=args.force_profile or None,
                 verify_group=verify_group,
+                delete_adopted=args.delete_adopted,
                 opts=_child(self, f"nas-{nas.name}", args.top_level_aliases),
             )
         self.statuses = pulumi.Output.all(
             **{n: c.ldap_status for n, c in self.ldap_configs.items()}
         ) if self.ldap_configs else pulumi.Output.from_input({})
-        self.register_outputs({"nas": self.statuses})
+        self.adoption = pulumi.Output.all(
+            **{n: c.adoption for n, c in self.ldap_configs.items()}
+        ) if self.ldap_configs else pulumi.Output.from_input({})
+        self.register_outputs({"nas": self.statuses, "adoption": self.adoption})

@@ -31,11 +31,14 @@ DEFAULT_LDAP_HOST = "ldap.jumpcloud.com"
 KNOWN_KEYS = (
     "role", "sandbox", "jumpcloudApiUrl", "jumpcloudOrgId", "jumpcloudTimeout", "bindUser", "workgroup",
     "domainSid", "groups", "directoryStack", "ldapHost", "ldapPort", "ldapSecurity", "allowInsecureLdap",
-    "nas", "smbMode", "caCertFile", "qtsProfile", "forceQtsProfile", "verifyGroup",
+    "nas", "smbMode", "caCertFile", "qtsProfile", "forceQtsProfile", "verifyGroup", "rotateBindPassword",
+    "deleteAdopted",
 )
 SECRET_KEYS = ("jumpcloudApiKey", "bindPassword", "nasCredentials")
 #: Keys of the directory role; a site stack gets their values from the directory stack.
 DIRECTORY_KEYS = ("bindUser", "workgroup", "domainSid", "groups")
+#: How a group's membership is managed: the declared list exactly, only additions, or not at all.
+MEMBER_MODES = ("exact", "add-only", "unmanaged")
 
 
 class ConfigError(pulumi.RunError):
@@ -56,7 +59,8 @@ class GroupSpec:
     linux_name: str
     gid: int
     description: str = ""
-    members: tuple[str, ...] = ()
+    members: tuple[str, ...] | None = ()  # None: unmanaged (JumpCloud or the identity provider owns it)
+    members_mode: str = "exact"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class DirectorySpec:
     workgroup: str
     domain_sid: str | None
     groups: tuple[GroupSpec, ...]
+    rotate_bind_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class StackConfig:
     allow_insecure: bool
     directory: DirectorySpec | None
     site: SiteSpec | None
+    delete_adopted: bool = False
 
 
 class _Collector:
@@ -159,12 +165,24 @@ def _groups(c: _Collector, raw: object) -> tuple[GroupSpec, ...]:
         ok &= c.check(f"{k}.linuxName", g.get("linuxName"), v.linux_group)
         ok &= c.check(f"{k}.gid", g.get("gid"), v.gid)
         c.check(f"{k}.description", g.get("description"), lambda x: v.text(x, required=False))
-        members = g.get("members", [])
-        if not isinstance(members, list):
+        members = g.get("members")
+        mode = g.get("membersMode", "exact" if members is not None else "unmanaged")
+        if mode not in MEMBER_MODES:
+            c.add(f"{k}.membersMode", f"must be one of {', '.join(MEMBER_MODES)}, got {mode!r}")
+            ok = False
+        elif mode == "unmanaged" and members is not None:
+            c.add(f"{k}.members", "is set but membersMode is unmanaged (jcqnap never writes its members); "
+                  "remove members, or set membersMode to exact or add-only")
+            ok = False
+        elif mode != "unmanaged" and members is None:
+            c.add(f"{k}.members", f"is required with membersMode {mode}: a list of usernames "
+                  "(omit both to leave the membership to JumpCloud)")
+            ok = False
+        if members is not None and not isinstance(members, list):
             c.add(f"{k}.members", "must be a list of usernames")
             ok = False
             members = []
-        for j, m in enumerate(members):
+        for j, m in enumerate(members or []):
             ok &= c.check(f"{k}.members[{j}]", m, v.username)
         if not ok:
             continue
@@ -177,7 +195,8 @@ def _groups(c: _Collector, raw: object) -> tuple[GroupSpec, ...]:
                 ok = False
             seen.add(value)
         if ok:
-            out.append(GroupSpec(name, lname, gid, str(g.get("description") or ""), tuple(sorted(set(members)))))
+            out.append(GroupSpec(name, lname, gid, str(g.get("description") or ""),
+                                 None if members is None else tuple(sorted(set(members))), str(mode)))
     return tuple(out)
 
 
@@ -333,8 +352,9 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
         groups = _groups(c, raw.get("groups"))
         if not groups and raw.get("groups") is None:
             c.add("groups", "is required: at least one Samba group {name, linuxName, gid, members}")
+        rotate = _flag(c, "rotateBindPassword", raw.get("rotateBindPassword", False))
         if bind_user and isinstance(wg, str):
-            directory = DirectorySpec(bind_user, wg.upper(), sid, groups)
+            directory = DirectorySpec(bind_user, wg.upper(), sid, groups, rotate)
 
     site = None
     if role in ("site", "all-in-one"):
@@ -369,16 +389,25 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
     for key in raw:
         if key not in KNOWN_KEYS and key not in SECRET_KEYS:
             c.add(key, f"is not a jcqnap setting; known keys: {', '.join(KNOWN_KEYS)}")
+    delete_adopted = _flag(c, "deleteAdopted", raw.get("deleteAdopted", False))
     if c.errors:
         # The first line names a key and its fix: summaries and logs often keep only that line.
         more = f" ({len(c.errors)} problems, the others below)" if len(c.errors) > 1 else ""
         raise ConfigError(f"invalid stack config{more}: " + "\n  ".join(c.errors))
     return StackConfig(role, raw.get("sandbox"), str(ldap_host), ldap_port, security, allow_insecure,
-                       directory, site)
+                       directory, site, delete_adopted)
+
+
+def _flag(c: _Collector, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        c.add(key, f"must be true or false, got {value!r}")
+        return False
+    return value
 
 
 STRUCTURED_KEYS = ("bindUser", "groups", "nas", "qtsProfile")
-SCALAR_KEYS = ("ldapPort", "jumpcloudTimeout", "allowInsecureLdap", "forceQtsProfile")
+SCALAR_KEYS = ("ldapPort", "jumpcloudTimeout", "allowInsecureLdap", "forceQtsProfile", "rotateBindPassword",
+               "deleteAdopted")
 
 
 def read_raw(cfg: pulumi.Config) -> dict[str, Any]:

@@ -44,17 +44,22 @@ def build_directory(spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi
         SambaDirectoryArgs(
             workgroup=spec.workgroup,
             domain_sid=spec.domain_sid,
-            bind_user=BindUserArgs(b.username, b.email, b.firstname, b.lastname, bind_password),
+            bind_user=BindUserArgs(b.username, b.email, b.firstname, b.lastname, bind_password,
+                                   rotate_password=spec.rotate_bind_password),
             groups=[
-                SambaGroupArgs(g.name, g.linux_name, g.gid, list(g.members), g.description or None)
+                SambaGroupArgs(g.name, g.linux_name, g.gid, None if g.members is None else list(g.members),
+                               g.description or None, members_mode=g.members_mode)
                 for g in spec.groups
             ],
             ldap_host=cfg.ldap_host,
             ldap_port=cfg.ldap_port,
             ldap_security=cfg.ldap_security,
+            delete_adopted=cfg.delete_adopted,
             top_level_aliases=True,
         ),
     )
+    # Each object's first-contact story: "created", "adopted, unchanged" or what adopting changed.
+    pulumi.export("adoption", directory.adoption)
     info = directory.info()
     pulumi.export("bindDn", info.bind_dn)
     pulumi.export("bindPassword", info.bind_password)
@@ -112,10 +117,12 @@ def build_site(
             force_profile=spec.force_profile,
             verify_group=spec.verify_group,
             allow_insecure=cfg.allow_insecure,
+            delete_adopted=cfg.delete_adopted,
             top_level_aliases=True,
         ),
     )
     pulumi.export("nas", site.statuses)
+    pulumi.export("nasAdoption", site.adoption)
 
 
 def _wait_for_fleet_gate() -> None:

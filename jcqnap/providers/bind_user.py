@@ -1,10 +1,16 @@
 """`jumpcloud:BindUser`: the JumpCloud system user Samba and the NAS bind as (the LDAP Bind DN).
 
-Lifecycle (Terraform-style): a username change replaces the user; a password change rotates it in
+Lifecycle (Terraform-style): a username change is refused (below); a password change rotates it in
 place; everything else updates in place. The password is write-only in JumpCloud, so `read` keeps
 the stored (secret) password and reports everything else as JumpCloud has it, as outputs and as
 inputs (so a refreshed diff names the field). The three flags are not user inputs: `check` sets them
 on, and switching one off by hand shows up as drift of that flag.
+
+Adoption (an account of that username already exists): every NAS configured by hand binds with its
+current password, so adopting never changes it. Without a `password` input the create fails before
+any write, unless `rotate_password` opts in to a new one. An adopted account is never deleted by
+`delete` unless `delete_adopted` is set; `adopted` and `adoption` in the outputs say what happened.
+A username change is refused (see `check`): every NAS binds by that name.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class BindUserInputs(TypedDict, total=False):
     firstname: str | None
     lastname: str | None
     password: str | None  # secret; generated when omitted
+    rotate_password: bool  # adoption: write a new password (the given one, or a generated one)
+    delete_adopted: bool  # delete an adopted account on destroy
 
 
 class BindUserOutputs(BindUserInputs, total=False):
@@ -53,11 +61,15 @@ class BindUserOutputs(BindUserInputs, total=False):
     samba_service_user: bool
     password_never_expires: bool
     password_is_input: bool  # False when generated: `read` then leaves it out of the inputs
+    adopted: bool  # the account existed before jcqnap; delete leaves it unless delete_adopted
+    adoption: str  # "created", "adopted, unchanged" or "adopted; changed: ..."
 
 
 #: Flags a bind user always carries.
 FLAGS = {"ldap_binding_user": True, "samba_service_user": True, "password_never_expires": True}
 FIELDS = ["username", "email", "firstname", "lastname", "password", *FLAGS]
+#: Inputs kept in the outputs as given (no JumpCloud field behind them).
+LOCAL = ("rotate_password", "delete_adopted")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PASSWORD_LENGTH = 32
 
@@ -87,7 +99,7 @@ def _text(value: Any) -> str:
 class BindUserProvider(JumpCloudProvider):
     """Manages one JumpCloud bind user over REST v1 `/systemusers`."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         inputs = dict(news)
         username = news.get("username")
@@ -95,6 +107,10 @@ class BindUserProvider(JumpCloudProvider):
         if problem:
             # The rules also keep the bind DN free of characters that would need escaping.
             failures.append(failure("username", problem))
+        elif olds.get("username") and not is_unknown(username) and olds["username"] != username:
+            failures.append(failure("username", rename_refusal(str(olds["username"]), str(username))))
+        for name in LOCAL:
+            inputs[name] = bool(news.get(name)) if not is_unknown(news.get(name)) else news.get(name)
         email = news.get("email")
         if not is_unknown(email) and (not isinstance(email, str) or not EMAIL_RE.match(email.strip())):
             failures.append(failure("email", "set a valid email address (JumpCloud requires one per user)"))
@@ -116,25 +132,64 @@ class BindUserProvider(JumpCloudProvider):
         result = diff_fields(
             olds,
             desired,
-            FIELDS,
+            [*FIELDS, "delete_adopted"],
             replace_on=["username"],
-            normalize={"email": lambda v: _text(v).lower(), "firstname": _text, "lastname": _text},
+            normalize={"email": lambda v: _text(v).lower(), "firstname": _text, "lastname": _text,
+                       "delete_adopted": bool},
             optional=["password"],
         )
         return with_connection_diff(result, olds, news)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        password = props.get("password") or generate_password()
-        body = self._body(props, password)
-        with client([password], props.get(CONNECTION)) as jc:
-            created = jc.create_user(body)
-            user = created.obj
-            if created.adopted:
-                # An existing user (or our own first POST that answered an error): make it match.
-                user = jc.update_user(object_id(user), body)
+        given = props.get("password") or None
+        username = str(props["username"])
+        with client([given or ""], props.get(CONNECTION)) as jc:
+            existing = jc.find_user(username)
+            if existing is None:
+                password = given or generate_password()
+                created = jc.create_user(self._body(props, password))
+                user, note = created.obj, "created"
+                if created.adopted:
+                    # Our own first POST answered an error after creating it: make it match.
+                    user = jc.update_user(object_id(user), self._body(props, password))
+                adopted = False
+            else:
+                user, password, note = self._adopt(jc, existing, props, given)
+                adopted = True
             org_id = jc.org_id()
-        outs = self._outputs(user, org_id, password, password_is_input=bool(props.get("password")))
+        outs = self._outputs(user, org_id, password, password_is_input=bool(given))
+        outs.update({k: bool(props.get(k)) for k in LOCAL}, adopted=adopted, adoption=note)
         return CreateResult(object_id(user), keep_connection(outs, props))
+
+    def _adopt(
+        self, jc: Any, user: dict[str, Any], props: dict[str, Any], given: str | None
+    ) -> tuple[dict[str, Any], str, str]:
+        """Take over an existing account: check before any write, then write only what differs."""
+        username = str(props["username"])
+        if _text(user.get("email")).lower() != str(props["email"]).lower():
+            raise JcqnapError(
+                f"jcqnap:bindUser.email: JumpCloud user {username!r} exists with email {user.get('email')!r}, "
+                f"not {props['email']!r}; set bindUser.email to the existing one (nothing was changed)"
+            )
+        rotate = bool(props.get("rotate_password"))
+        if given is None and not rotate:
+            raise JcqnapError(
+                f"jcqnap:bindPassword is not set and the Samba service account {username!r} already exists: "
+                "set its current password (the one every NAS binds with) with `pulumi config set --secret "
+                "bindPassword`, or opt in to a new one with `pulumi config set rotateBindPassword true` "
+                "(every NAS then needs its site's next up); nothing was changed"
+            )
+        password = (given or generate_password()) if rotate else str(given)
+        wanted = self._body(props, None)
+        changed = sorted(k for k, want in wanted.items() if k != "username" and _differs(k, user.get(k), want))
+        body = {k: wanted[k] for k in changed}
+        if rotate:
+            body["password"] = password
+            changed.append("password (rotateBindPassword)")
+        if body:
+            user = jc.update_user(object_id(user), body)
+        note = "adopted, unchanged" if not changed else "adopted; changed: " + ", ".join(changed)
+        return user, password, note
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with client([props.get("password") or ""], props.get(CONNECTION)) as jc:
@@ -145,6 +200,7 @@ class BindUserProvider(JumpCloudProvider):
             org_id = props.get("org_id") or jc.org_id()
         # A state written before `password_is_input` existed: the demo's default is a generated one.
         outs = self._outputs(user, org_id, props.get("password"), bool(props.get("password_is_input")))
+        outs.update({k: props[k] for k in (*LOCAL, "adopted", "adoption") if k in props})
         return ReadResult(id_, keep_connection(outs, props), keep_connection(self._inputs(outs), props))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -155,9 +211,13 @@ class BindUserProvider(JumpCloudProvider):
             user = jc.update_user(id_, body)
             org_id = olds.get("org_id") or jc.org_id()
         outs = self._outputs(user, org_id, password, password_is_input=bool(news.get("password")))
+        outs.update({k: bool(news.get(k)) for k in LOCAL})
+        outs.update({k: olds[k] for k in ("adopted", "adoption") if k in olds})
         return UpdateResult(keep_connection(outs, news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        if props.get("adopted") and not props.get("delete_adopted"):
+            return  # it existed before jcqnap: left as found (jcqnap:deleteAdopted opts in)
         with client(connection=props.get(CONNECTION)) as jc:
             try:
                 # JumpCloud refuses (409) to delete the Samba service account.
@@ -185,6 +245,7 @@ class BindUserProvider(JumpCloudProvider):
                 inputs[name] = outs[name]
         if outs.get("password_is_input") and outs.get("password"):
             inputs["password"] = secret(outs["password"])
+        inputs.update({k: bool(outs.get(k)) for k in LOCAL})
         return inputs
 
     @staticmethod
@@ -210,6 +271,26 @@ class BindUserProvider(JumpCloudProvider):
         return outs
 
 
+def _differs(key: str, current: Any, wanted: Any) -> bool:
+    if key in FLAGS:
+        return bool(current) != bool(wanted)
+    if key == "email":
+        return _text(current).lower() != _text(wanted).lower()
+    return _text(current) != _text(wanted)
+
+
+def rename_refusal(old: str, new: str) -> str:
+    """Why a bind username change is refused, and the procedure that keeps every NAS working."""
+    return (
+        f"changing the Samba service account from {old!r} to {new!r} would cut off every NAS that binds as "
+        f"{old!r} until its site runs again, so jcqnap does not replace it. Safe procedure: (1) `pulumi state "
+        f"rm` the BindUser of this stack ({old!r} stays in JumpCloud, NAS boxes keep working); (2) set "
+        f"bindUser.username {new!r} and `pulumi config set --secret bindPassword`, then `pulumi up` (creates "
+        f"{new!r}); (3) `pulumi up` every site stack (the NAS boxes switch to {new!r}); (4) delete {old!r} in "
+        "the JumpCloud console"
+    )
+
+
 class BindUser(Resource, module="jumpcloud", name="BindUser"):
     """A JumpCloud LDAP Bind DN / Samba service account. `password` is a secret output.
 
@@ -224,6 +305,8 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
     base_dn: pulumi.Output[str]
     uid: pulumi.Output[int]
     gid: pulumi.Output[int]
+    adopted: pulumi.Output[bool]
+    adoption: pulumi.Output[str]
 
     def __init__(
         self,
@@ -233,6 +316,8 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
         firstname: pulumi.Input[str] | None = None,
         lastname: pulumi.Input[str] | None = None,
         password: pulumi.Input[str] | None = None,
+        rotate_password: pulumi.Input[bool] | None = None,
+        delete_adopted: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         connection: JumpCloudConnection | None = None,
     ) -> None:
@@ -242,6 +327,10 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
             "firstname": firstname,
             "lastname": lastname,
             "password": pulumi.Output.secret(password) if password is not None else None,
+            "rotate_password": rotate_password,
+            "delete_adopted": delete_adopted,
+            "adopted": None,
+            "adoption": None,
             "org_id": None,
             "dn": None,
             "base_dn": None,

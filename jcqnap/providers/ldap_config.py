@@ -18,6 +18,13 @@ Lifecycle:
 * `delete` turns LDAP off, sets Microsoft Networking back to local users, removes the stored
   Root DN password and restores `original_workgroup`; after it, LDAP users cannot log in to SMB.
 
+Adoption: `create` on a NAS that already holds every wanted setting, whose services run and whose
+LDAP lookups of the verify user and group work (proof that its stored bind password works) writes
+nothing and restarts nothing; `adopted` is set and `delete` then leaves the NAS as found unless
+`delete_adopted` is set. When the same NAS (same `host:port` id) is created by another resource in
+this run, e.g. its entry was renamed, `delete` of the old resource leaves LDAP on: the new one took
+the NAS over (create-before-delete, so nobody is cut off).
+
 Verification uses `verify_user` (default: the Root DN's `uid`, a user JumpCloud always exposes to
 its bind account) and, when set, `verify_group`, resolved through NSS on the NAS with `getent`.
 """
@@ -48,7 +55,9 @@ if TYPE_CHECKING:  # paramiko (via apply/ssh) is imported by the provider method
     from jcqnap.qnap.ssh import NasSession, NasTarget
 
 #: Outputs computed by the provider (not inputs).
-COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason")
+COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason", "adopted", "adoption")
+#: NAS ids (`host:port`) that a create in this provider process took over; see `delete`.
+_claimed: set[str] = set()
 DIFF_FIELDS = (*ALL_FIELDS, "enabled")
 
 
@@ -185,22 +194,29 @@ class LdapConfigProvider(JcqnapProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = normalize(news)
         inputs["enabled"] = True
+        inputs["delete_adopted"] = bool(news.get("delete_adopted"))
         return CheckResult(inputs, validate(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_fields(olds, {**news, "enabled": True}, DIFF_FIELDS, replace_on=CONNECTION_FIELDS,
-                           normalize={"workgroup": lambda v: v.upper() if isinstance(v, str) else v})
+        return diff_fields(olds, {**news, "enabled": True}, (*DIFF_FIELDS, "delete_adopted"),
+                           replace_on=CONNECTION_FIELDS,
+                           normalize={"workgroup": lambda v: v.upper() if isinstance(v, str) else v,
+                                      "delete_adopted": bool})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         profile = profile_of(props)
         with session_of(props) as nas:
             # First contact: refuse (nothing written) when the NAS does not fit the profile, unless forced.
-            outcome = self._converge(nas, profile, props, write_secret=True,
+            outcome = self._converge(nas, profile, props, write_secret=False, adopt=True,
                                      check_fit=not props.get("force_profile"))
         # The transaction's fact is the NAS as found, before this change.
         original = outcome.fact.settings.value(profile, "workgroup") or profile.default("workgroup")
         outs = self._outputs(props, original)
-        return CreateResult(f"{props['nas_host']}:{props.get('nas_port') or 22}", outs)
+        id_ = f"{props['nas_host']}:{props.get('nas_port') or 22}"
+        _claimed.add(id_)
+        outs.update(adopted=not outcome.applied, adoption=adoption_note(outcome), delete_adopted=bool(
+            props.get("delete_adopted")))
+        return CreateResult(id_, outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         profile = profile_of(news)
@@ -208,7 +224,9 @@ class LdapConfigProvider(JcqnapProvider):
         with session_of(news) as nas:
             self._converge(nas, profile, news, write_secret=rotate, force_apply=settings_changed(olds, news))
         original = olds.get("original_workgroup") or profile.default("workgroup")
-        return UpdateResult(self._outputs(news, original))
+        outs = self._outputs(news, original)
+        outs.update({k: olds.get(k) for k in ("adopted", "adoption")}, delete_adopted=bool(news.get("delete_adopted")))
+        return UpdateResult(outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         profile = profile_of(props)
@@ -219,11 +237,16 @@ class LdapConfigProvider(JcqnapProvider):
             fact = read_fact(nas, profile, verify_user=user, verify_group=group)
         outs = observed(profile, fact, props)
         inputs = {k: outs.get(k) for k in (*ALL_FIELDS, "enabled")}
+        inputs["delete_adopted"] = bool(outs.get("delete_adopted"))
         for key in SECRET_FIELDS:
             inputs[key] = secret(inputs[key])
         return ReadResult(id_, outs, inputs)
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        if id_ in _claimed:
+            return  # another resource of this run now manages this NAS (e.g. a renamed entry): keep LDAP on
+        if props.get("adopted") and not props.get("delete_adopted"):
+            return  # configured before jcqnap: left as found (jcqnap:deleteAdopted opts in)
         from jcqnap.qnap.apply import Change, Transaction
 
         profile = profile_of(props)
@@ -242,6 +265,7 @@ class LdapConfigProvider(JcqnapProvider):
     def _converge(
         nas: NasSession, profile: Profile, props: dict[str, Any], write_secret: bool, force_apply: bool = False,
         check_fit: bool = False,
+        adopt: bool = False,
     ) -> Outcome:
         from jcqnap.qnap.apply import Change, Transaction
 
@@ -251,6 +275,7 @@ class LdapConfigProvider(JcqnapProvider):
             enable=True,
             root_password=str(props["root_password"]),
             write_secret=write_secret,
+            secret_when_applying=adopt,
             ca_cert=props.get("ca_cert") or None,
             verify_user=user,
             verify_group=group,
@@ -266,6 +291,19 @@ class LdapConfigProvider(JcqnapProvider):
         return outs
 
 
+def adoption_note(outcome: Outcome) -> str:
+    """What `create` did to the NAS, for the run's output."""
+    if not outcome.applied:
+        return "adopted, unchanged (LDAP lookups work with the stored bind password)"
+    what = [c.split()[1:3] for c in outcome.setcfg]
+    parts = [f"setcfg {' '.join(w)}" for w in what]
+    if outcome.wrote_secret:
+        parts.append("bind password written")
+    if outcome.wrote_ca:
+        parts.append("CA certificate written")
+    return "configured: " + (", ".join(parts) if parts else "services restarted") + ", services restarted"
+
+
 class LdapConfig(Resource, module="qnap", name="LdapConfig"):
     """QTS LDAP authentication on one NAS, pointed at JumpCloud LDAP-as-a-Service.
 
@@ -276,6 +314,7 @@ class LdapConfig(Resource, module="qnap", name="LdapConfig"):
     ldap_status_reason: pulumi.Output[str]
     original_workgroup: pulumi.Output[str]
     workgroup: pulumi.Output[str]
+    adoption: pulumi.Output[str]
 
     def __init__(
         self,
@@ -303,10 +342,12 @@ class LdapConfig(Resource, module="qnap", name="LdapConfig"):
         force_profile: pulumi.Input[bool] | None = None,
         verify_user: pulumi.Input[str] | None = None,
         verify_group: pulumi.Input[str] | None = None,
+        delete_adopted: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         args = dict(locals())
         props: dict[str, Any] = {k: args.get(k) for k in ALL_FIELDS}
+        props["delete_adopted"] = delete_adopted
         for key in SECRET_FIELDS:
             if props[key] is not None:
                 props[key] = pulumi.Output.secret(props[key])

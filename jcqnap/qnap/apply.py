@@ -240,6 +240,9 @@ class Change:
     root_password: str | None = None
     write_secret: bool = False
     erase_root_password: bool = False
+    #: Adoption: write the password only when something else needs writing or the NAS is not healthy;
+    #: a NAS whose LDAP lookups work already holds a working password.
+    secret_when_applying: bool = False
     ca_cert: str | None = None
     verify_user: str | None = None
     verify_group: str | None = None
@@ -283,12 +286,14 @@ class Transaction:
         # With secret_store qts_ui the firmware keeps the password in a form jcqnap cannot produce: the
         # admin types it in the QTS UI; jcqnap never writes or erases it, and verification proves it.
         jcqnap_stores = self.profile.secret_store == "jcqnap"  # noqa: S105 - a name, not a password
-        write_secret = jcqnap_stores and change.root_password is not None and (
-            change.write_secret or not (secret_exists and secret_exists.exists)
-        )
         erase_secret = jcqnap_stores and change.erase_root_password and bool(secret_exists and secret_exists.exists)
         healthy = self._healthy(fact, change)
-        needs_apply = bool(commands or write_secret or erase_secret or write_ca or not healthy or force_apply)
+        other_writes = bool(commands or erase_secret or write_ca or not healthy or force_apply)
+        write_secret = jcqnap_stores and change.root_password is not None and (
+            change.write_secret or not (secret_exists and secret_exists.exists)
+            or (change.secret_when_applying and other_writes)
+        )
+        needs_apply = other_writes or write_secret
         outcome = Outcome(fact, commands, write_secret, write_ca, needs_apply)
         if not needs_apply:
             return outcome

@@ -10,6 +10,9 @@
   (``jcqnap.sandbox.firmware``: default, ensecret, passdb), e.g. to try ``python -m jcqnap.qnap learn``.
 - ``ui-apply NAME``: that NAS's "Apply" in the QTS UI's LDAP page; the form comes as JSON on stdin
   (host, port, security, base_dn, root_dn, users_base_dn, groups_base_dn, password, workgroup).
+- ``seed-manual``: ``up``, then the setup an admin made by hand (``jcqnap.sandbox.manual``): service
+  account, Samba domain, groups, NAS ``site-a`` configured as in the QTS UI; passwords in
+  ``<state>/manual-setup.json`` (0600).
 
 State dir: ``$JCQNAP_SANDBOX_DIR`` or ``<project root>/.sandbox``.
 
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p_nas.add_argument("--firmware", default="default")
     p_ui = sub.add_parser("ui-apply", help="simulate Apply in a NAS's QTS LDAP page (form as JSON on stdin)")
     p_ui.add_argument("name")
+    sub.add_parser("seed-manual", help="up, then lay down a hand-made JumpCloud + NAS setup (manual-setup.json)")
     p_serve = sub.add_parser(EMULATOR_MARK, help="(internal) run the JumpCloud emulator in the foreground")
     p_serve.add_argument("--state-dir", type=Path, required=True)
     p_serve.add_argument("--port", type=int, required=True)
@@ -253,6 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(out.stdout)
         sys.stderr.write(out.stderr)
         return out.returncode
+    if args.command == "seed-manual":
+        from jcqnap.sandbox import manual
+
+        up(root, None)
+        setup = manual.seed(root)
+        groups = ", ".join(f"{g['name']} ({g['linuxName']}, {len(g['members'])} members)" for g in setup["groups"])
+        print(f"hand-made setup: service account {setup['bind_user']['username']}, workgroup {setup['workgroup']}, "
+              f"groups {groups}; NAS {setup.get('nas') or '-'} configured by hand")
+        print(f"passwords: {root / manual.FILE} (mode 0600)")
+        return 0
     if args.command == "status":
         ok, report = status(root)
         print(json.dumps(report, indent=2))

@@ -80,6 +80,11 @@ class Page:
     total: int
 
 
+#: GraphOperation (UserGroup) association types in the v2 spec.
+GROUP_ASSOCIATION_TYPES = {"active_directory", "application", "g_suite", "ldap_server", "office_365",
+                           "radius_server", "system", "system_group"}
+
+
 class JumpCloudBackend:
     """One emulated organisation with its single LDAP server. Thread-safe: one lock for all."""
 
@@ -100,6 +105,9 @@ class JumpCloudBackend:
             self.groups: dict[str, UserGroup] = {}
             self.members: dict[str, list[str]] = {}
             self.bindings: dict[str, list[str]] = {}
+            # Associations to targets the emulator does not model (system, application...): kept as
+            # (type, id) so a group can carry them, as hand-made orgs do; nothing else reads them.
+            self.links: dict[str, list[tuple[str, str]]] = {}
             self.samba_domains: dict[str, list[SambaDomain]] = {self._ldap_server.id: []}
 
     def add_listener(self, listener: Callable[[], None]) -> None:
@@ -251,6 +259,7 @@ class JumpCloudBackend:
             self.groups[group.id] = group
             self.members[group.id] = []
             self.bindings[group.id] = []
+            self.links[group.id] = []
             return group.render()
 
     def get_group(self, group_id: str) -> dict[str, Any]:
@@ -273,6 +282,7 @@ class JumpCloudBackend:
             del self.groups[group_id]
             self.members.pop(group_id, None)
             self.bindings.pop(group_id, None)
+            self.links.pop(group_id, None)
             return group.render()
 
     def list_members(self, group_id: str, params: q.ListQuery) -> Page:
@@ -303,6 +313,8 @@ class JumpCloudBackend:
             conns = [
                 {"to": {"id": i, "type": "ldap_server"}, "attributes": {}} for i in bound if "ldap_server" in targets
             ]
+            conns += [{"to": {"id": i, "type": t}, "attributes": {}}
+                      for t, i in self.links.get(group_id, []) if t in targets]
             return Page(params.page(conns), len(conns))
 
     def list_server_associations(self, server_id: str, targets: list[str], params: q.ListQuery) -> Page:
@@ -323,7 +335,10 @@ class JumpCloudBackend:
             return Page(params.page(conns), len(conns))
 
     def change_association(self, group_id: str, body: Any) -> None:
-        op, _, server_id = graph_op(body, {"ldap_server"})
+        op, typ, server_id = graph_op(body, GROUP_ASSOCIATION_TYPES)
+        if typ != "ldap_server":
+            self._change_link(group_id, op, typ, server_id)
+            return
         with self._change():
             bound = self.bindings[self._group(group_id).id]
             if op == "add":
@@ -335,6 +350,18 @@ class JumpCloudBackend:
                 raise NotFound(f"group {group_id} is not bound to ldap_server {server_id}")
             else:
                 bound.remove(server_id)
+
+    def _change_link(self, group_id: str, op: str, typ: str, target_id: str) -> None:
+        with self._change():
+            links = self.links.setdefault(self._group(group_id).id, [])
+            if op == "add":
+                if (typ, target_id) in links:
+                    raise AlreadyExists()
+                links.append((typ, target_id))
+            elif (typ, target_id) not in links:
+                raise NotFound(f"group {group_id} is not associated with {typ} {target_id}")
+            else:
+                links.remove((typ, target_id))
 
     # -- v2 ldapservers and sambadomains ----------------------------------------------------------
     def _server(self, server_id: str) -> LdapServer:

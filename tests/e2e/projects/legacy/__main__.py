@@ -36,7 +36,7 @@ groups = [
         name=g.name,
         linux_name=g.linux_name,
         gid=g.gid,
-        members=list(g.members),
+        members=list(g.members or ()),
         description=g.description or None,
         opts=pulumi.ResourceOptions(depends_on=[domain]),
     )
