@@ -17,7 +17,7 @@ ENGINE_BIN = $(shell cat $(VENV)/.engine-bin 2>/dev/null)
 # stand-in (tools/engine/build.sh); with an official CLI, the official host.
 RUN = PATH="$(ENGINE_BIN):$$PATH"
 
-.PHONY: bootstrap test lint unit demo demo-down preview up destroy verify bench sandbox-up sandbox-down \
+.PHONY: bootstrap test lint unit demo demo-down demo-s3 demo-s3-down preview up destroy verify bench sandbox-up sandbox-down \
 	fleet-preview fleet-up fleet-verify fleet-rotate
 
 ## bootstrap: Debian packages, the venv (pinned by constraints.txt), the Pulumi engine and SeaweedFS (S3 state)
@@ -51,6 +51,13 @@ demo: bootstrap
 
 demo-down: bootstrap
 	$(RUN) $(PY) -m jcqnap.demo down
+
+## demo-s3 / demo-s3-down: the same demo with its Pulumi state in the sandbox's SeaweedFS S3 bucket
+demo-s3: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo up --s3
+
+demo-s3-down: bootstrap
+	$(RUN) $(PY) -m jcqnap.demo down --s3
 
 ## preview/up/destroy STACK=<name>: the real pulumi CLI on stacks/Pulumi.<name>.yaml, exit code passed through
 preview: bootstrap

@@ -1,13 +1,15 @@
 """`make demo`: the whole runbook on the local sandbox, with the real Pulumi CLI.
 
-    python -m jcqnap.demo up                 sandbox up, demo users, up on the three local stacks, SMB proof
-    python -m jcqnap.demo down               destroy the local stacks, stop the sandbox
+    python -m jcqnap.demo up [--s3]          sandbox up, demo users, up on the three local stacks, SMB proof
+    python -m jcqnap.demo down [--s3]        destroy the local stacks, stop the sandbox
     python -m jcqnap.demo preview STACK      pulumi preview --refresh --expect-no-changes (0 clean, 7 drift)
     python -m jcqnap.demo up-stack STACK     pulumi up --yes --refresh (creates the stack when missing)
     python -m jcqnap.demo destroy STACK      pulumi destroy --yes, then removes the stack
 
 Local stacks use a `file://` backend under the work tree and a sandbox-only passphrase, unless
-PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set. The exit status is Pulumi's (7: preview found changes);
+PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set. With `--s3` (`make demo-s3`) the
+state lives in the sandbox's SeaweedFS bucket instead (`s3://jcqnap-state?...`), as a team keeps it.
+The exit status is Pulumi's (7: preview found changes);
 `make` turns any failure into its own status 2, so scripts that need the 7 call this module directly.
 """
 
@@ -41,8 +43,13 @@ def sandbox_dir() -> Path:
     return Path(os.environ.get("JCQNAP_SANDBOX_DIR", ROOT / ".sandbox"))
 
 
-def pulumi_env() -> dict[str, str]:
+def pulumi_env(s3_state: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment for the pulumi CLI; with `s3_state` (a sandbox.json), state in its S3 bucket."""
     env = dict(os.environ)
+    if s3_state is not None:
+        from jcqnap.sandbox import s3
+
+        env.update(s3.pulumi_env(s3_state))
     env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT / '.pulumi-local'}")
     env.setdefault("PULUMI_CONFIG_PASSPHRASE", "jcqnap-local-sandbox-only")
     env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
@@ -97,9 +104,11 @@ def destroy_stack(stack: str, env: dict[str, str]) -> int:
 
 # -- sandbox and demo users ------------------------------------------------------------------
 
-def sandbox_up() -> dict[str, Any]:
-    log("sandbox up (JumpCloud emulator on slapd, NAS simulators on sshd/smbd/nslcd)")
-    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up"], cwd=ROOT, check=True, timeout=600)
+def sandbox_up(with_s3: bool = False) -> dict[str, Any]:
+    log("sandbox up (JumpCloud emulator on slapd, NAS simulators on sshd/smbd/nslcd"
+        + (", SeaweedFS for S3 state)" if with_s3 else ")"))
+    subprocess.run([sys.executable, "-m", "jcqnap.sandbox", "up", *(["--s3"] if with_s3 else [])], cwd=ROOT,
+                   check=True, timeout=600)
     return dict(json.loads((sandbox_dir() / "sandbox.json").read_text()))
 
 
@@ -170,9 +179,9 @@ def verify_sites(users: list[dict[str, Any]], env: dict[str, str]) -> bool:
     return ok
 
 
-def demo_up() -> int:
-    env = pulumi_env()
-    sb = sandbox_up()
+def demo_up(with_s3: bool = False) -> int:
+    sb = sandbox_up(with_s3)
+    env = pulumi_env(sb if with_s3 else None)
     users = seed_demo_users(sb)
     for stack in STACKS:
         rc = up_stack(stack, env)
@@ -200,14 +209,19 @@ def demo_up() -> int:
     print(f"  demo users and passwords: {sandbox_dir() / 'demo-users.json'} (mode 0600)")
     print(f"  try it:  smbclient //127.0.0.1/{nas['share']} -p {nas['smb_port']} -U {member['username']} "
           f"-c ls   (password in demo-users.json)")
-    print("  tear down: make demo-down")
+    print(f"  tear down: make {'demo-s3-down' if with_s3 else 'demo-down'}")
     return 0 if smb_ok and verified and all(rc == 0 for rc in previews.values()) else 1
 
 
-def demo_down() -> int:
-    env = pulumi_env()
+def demo_down(with_s3: bool = False) -> int:
+    info_path = sandbox_dir() / "sandbox.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if with_s3 and not info.get("s3"):
+        log("no S3 store in this sandbox: nothing to destroy there")
+        info = {}
+    env = pulumi_env(info if with_s3 and info else None)
     rc = 0
-    if (sandbox_dir() / "sandbox.json").exists():
+    if info:
         for stack in reversed(STACKS):
             rc |= destroy_stack(stack, env)
     log("sandbox down")
@@ -220,10 +234,8 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
-    if cmd == "up":
-        return demo_up()
-    if cmd == "down":
-        return demo_down()
+    if cmd in ("up", "down") and rest in ([], ["--s3"]):
+        return (demo_up if cmd == "up" else demo_down)(rest == ["--s3"])
     if cmd in ("preview", "up-stack", "destroy") and len(rest) == 1:
         env = pulumi_env()
         fn = {"preview": preview_stack, "up-stack": up_stack, "destroy": destroy_stack}[cmd]

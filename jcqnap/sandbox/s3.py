@@ -205,5 +205,7 @@ def stop(root: Path) -> None:
 def pulumi_env(info: dict[str, Any]) -> dict[str, str]:
     """The environment a `pulumi` CLI needs to keep its state in the sandbox bucket."""
     s3 = info["s3"]
+    # SeaweedFS sends no response checksums; the AWS SDK would warn on every read without the last one.
     return {"PULUMI_BACKEND_URL": s3["backend_url"], "AWS_ACCESS_KEY_ID": s3["access_key"],
-            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_REGION": s3["region"]}
+            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_REGION": s3["region"],
+            "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required"}
