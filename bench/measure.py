@@ -80,8 +80,15 @@ def stack_objects(project: PulumiProject, stack: str) -> dict[str, Any]:
     return out
 
 
-def nas_read_times(sandbox: dict[str, Any], rounds: int) -> tuple[float, float]:
-    """Median seconds of one LdapConfig settings read over SSH: files parsed by jcqnap vs getcfg per key."""
+def nas_read_times(sandbox: dict[str, Any], rounds: int, verify_user: str | None = None,
+                   verify_group: str | None = None) -> dict[str, float]:
+    """Median seconds of the parts of one LdapConfig read over one SSH session (connect not included).
+
+    `true`: one exec and nothing else (the latency-bound baseline's NAS read); `file`: the settings
+    read as jcqnap does it (config files printed once and parsed, status commands); `getcfg`: the
+    same with one getcfg per key; `read`: `file` plus the NSS checks of the verify user and group,
+    which is what `LdapConfig.read` runs.
+    """
     from jcqnap.qnap.apply import read_fact
     from jcqnap.qnap.profile import DEFAULT_PROFILE, Profile
     from jcqnap.qnap.ssh import NasSession, NasTarget
@@ -91,15 +98,20 @@ def nas_read_times(sandbox: dict[str, Any], rounds: int) -> tuple[float, float]:
                        host_key=nas["host_key"], password=nas["admin_password"])
     every = {s.name: {"read_with": "getcfg"} for s in DEFAULT_PROFILE.settings}
     by_getcfg = Profile.from_overrides({"settings": every})
-    times: dict[str, list[float]] = {"file": [], "getcfg": []}
+    times: dict[str, list[float]] = {"true": [], "file": [], "getcfg": [], "read": []}
     with NasSession(target) as session:
         for _ in range(rounds):
-            for name, profile in (("file", DEFAULT_PROFILE), ("getcfg", by_getcfg)):
+            t0 = time.monotonic()
+            session.run(["true"])
+            times["true"].append(time.monotonic() - t0)
+            for name, profile, user, group in (("file", DEFAULT_PROFILE, None, None),
+                                               ("getcfg", by_getcfg, None, None),
+                                               ("read", DEFAULT_PROFILE, verify_user, verify_group)):
                 t0 = time.monotonic()
-                fact = read_fact(session, profile, verify_user=None)
+                fact = read_fact(session, profile, verify_user=user, verify_group=group)
                 times[name].append(time.monotonic() - t0)
                 assert fact.settings.raw, "the read returned no settings"
-    return statistics.median(times["file"]), statistics.median(times["getcfg"])
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def plot(points: dict[str, list[tuple[int, float]]], path: Path, title: str) -> None:
