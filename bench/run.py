@@ -66,7 +66,7 @@ GOAL_RATIO = 1.25
 
 # -- the benchmark ------------------------------------------------------------------------------
 def bench(tmp: Path, engine: str, latency_ms: int, rounds: int, with_scale: bool,
-          plot: Path | None) -> tuple[list[Row], dict[str, Calls]]:
+          plot: Path | None, scale_managed: tuple[int, ...] = scale.MANAGED) -> tuple[list[Row], dict[str, Calls]]:
     rows: list[Row] = []
     routes: dict[str, Calls] = {}
     log("figure 8: import time per process (python -X importtime, best of 5)")
@@ -92,7 +92,9 @@ def bench(tmp: Path, engine: str, latency_ms: int, rounds: int, with_scale: bool
                         f"{t['true'] * 1000:.0f} ms; {t['file'] * 1000:.0f} ms; {t['read'] * 1000:.0f} ms",
                         "-", None))
         if with_scale:
-            rows += scale.figures(projects.jc, projects.latency, sb, users, latency_ms, routes, points)
+            existing = {SMALL: ("d20", "lat-d20", MEMBERS), LARGE: ("d200", "lat-d200", MEMBERS)}
+            rows += scale.figures(projects.jc, projects.latency, sb, users, latency_ms, routes, points,
+                                  scale_managed, existing)
         if plot is not None:
             from bench.measure import plot as draw
 
@@ -251,6 +253,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "performance-scale.png",
                         help="where to write the wall time vs managed groups plot (default docs/performance-scale.png)")
     parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    parser.add_argument("--scale-managed", default=",".join(map(str, scale.MANAGED)),
+                        help="sizes of the new managed stacks in the scale org, comma-separated (default "
+                        f"{','.join(map(str, scale.MANAGED))}); the 20- and 200-group stacks are measured there too")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
@@ -260,8 +265,9 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="jcqnap-bench-"))
     started = time.monotonic()
     try:
+        managed = tuple(int(n) for n in args.scale_managed.split(",") if n.strip())
         rows, routes = bench(tmp, engine, args.latency_ms, args.rounds, not args.no_scale,
-                             None if args.no_plot else args.plot)
+                             None if args.no_plot else args.plot, managed)
     finally:
         if args.keep_temp:
             log(f"kept {tmp}")
