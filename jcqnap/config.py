@@ -69,8 +69,12 @@ class NasSpec:
     host: str
     port: int
     user: str
-    host_key: str
+    host_key: str | None
     sandbox: str | None = None
+    #: Taken out of service: its LdapConfig leaves the stack without SSH (nothing on the box changes).
+    retired: bool = False
+    #: Known to be unreachable: its last known state is kept and its changes wait (see README).
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,47 +204,78 @@ def _groups(c: _Collector, raw: object) -> tuple[GroupSpec, ...]:
     return tuple(out)
 
 
+NAS_FLAGS = ("retired", "offline")
+
+
 def _nas(c: _Collector, raw: object, sandbox: dict[str, Any] | None) -> tuple[NasSpec, ...]:
     if not isinstance(raw, list) or not raw:
         c.add("nas", "is required for a site: a list of {name, host, port, user, hostKey}")
         return ()
     out: list[NasSpec] = []
-    by_name = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
     for i, n in enumerate(raw):
-        k = f"nas[{i}]"
-        if not isinstance(n, Mapping):
-            c.add(k, "must be an object {name, host, port, user, hostKey}")
-            continue
-        entry = dict(n)
-        if "sandbox" in entry:
-            name = entry["sandbox"]
-            sims = ", ".join(sorted(by_name)) or "none: set jcqnap:sandbox to the sandbox file first"
-            if not isinstance(name, str) or not name.strip():
-                c.add(f"{k}.sandbox", f"must name a NAS simulator of the local sandbox ({sims}), got {name!r}; "
-                      "or remove the key for a real NAS")
-                continue
-            sim = by_name.get(name)
-            if sim is None:
-                c.add(f"{k}.sandbox", f"no NAS simulator named {name!r} in the sandbox (it has {sims}); "
-                      "run: python -m jcqnap.sandbox up")
-                continue
-            entry.setdefault("host", sim["ssh_host"])
-            entry.setdefault("port", sim["ssh_port"])
-            entry.setdefault("user", sim["admin_user"])
-            entry.setdefault("hostKey", sim["host_key"])
-        entry.setdefault("port", 22)
-        entry.setdefault("user", "admin")
-        ok = c.check(f"{k}.name", entry.get("name"), v.linux_group)
-        ok &= c.check(f"{k}.host", entry.get("host"), v.hostname)
-        ok &= c.check(f"{k}.port", entry.get("port"), v.port)
-        ok &= c.check(f"{k}.user", entry.get("user"), v.username)
-        ok &= c.check(f"{k}.hostKey", entry.get("hostKey"), v.host_key)
-        if ok:
-            out.append(NasSpec(str(entry["name"]), str(entry["host"]), int(entry["port"]), str(entry["user"]),
-                               str(entry["hostKey"]), entry.get("sandbox")))
+        spec = nas_entry(c, f"nas[{i}]", n, sandbox)
+        if spec is not None:
+            out.append(spec)
     if len({n.name for n in out}) != len(out):
         c.add("nas", "has two NAS entries with the same name; names must be unique")
     return tuple(out)
+
+
+def nas_entry(c: _Collector, k: str, n: object, sandbox: dict[str, Any] | None) -> NasSpec | None:
+    """One `jcqnap:nas[i]` entry, with the sandbox's values filled in; None (and errors in `c`) when bad.
+
+    A retired NAS needs no host key: nothing connects to it any more.
+    """
+    if not isinstance(n, Mapping):
+        c.add(k, "must be an object {name, host, port, user, hostKey}")
+        return None
+    entry = dict(n)
+    if "sandbox" in entry:
+        by_name = {s["name"]: s for s in (sandbox or {}).get("nas", [])}
+        name = entry["sandbox"]
+        sims = ", ".join(sorted(by_name)) or "none: set jcqnap:sandbox to the sandbox file first"
+        if not isinstance(name, str) or not name.strip():
+            c.add(f"{k}.sandbox", f"must name a NAS simulator of the local sandbox ({sims}), got {name!r}; "
+                  "or remove the key for a real NAS")
+            return None
+        sim = by_name.get(name)
+        if sim is None:
+            c.add(f"{k}.sandbox", f"no NAS simulator named {name!r} in the sandbox (it has {sims}); "
+                  "run: python -m jcqnap.sandbox up")
+            return None
+        entry.setdefault("host", sim["ssh_host"])
+        entry.setdefault("port", sim["ssh_port"])
+        entry.setdefault("user", sim["admin_user"])
+        entry.setdefault("hostKey", sim["host_key"])
+    entry.setdefault("port", 22)
+    entry.setdefault("user", "admin")
+    ok = c.check(f"{k}.name", entry.get("name"), v.linux_group)
+    ok &= c.check(f"{k}.host", entry.get("host"), v.hostname)
+    ok &= c.check(f"{k}.port", entry.get("port"), v.port)
+    ok &= c.check(f"{k}.user", entry.get("user"), v.username)
+    flags = {}
+    for flag in NAS_FLAGS:
+        value = entry.get(flag, False)
+        if not isinstance(value, bool):
+            c.add(f"{k}.{flag}", f"must be true or false, got {value!r}")
+            ok = False
+        flags[flag] = value is True
+    if flags["retired"] and flags["offline"]:
+        c.add(f"{k}.offline", "a retired NAS is not managed any more; remove offline (retired wins) or retired")
+        ok = False
+    if not flags["retired"] or entry.get("hostKey") is not None:
+        ok &= c.check(f"{k}.hostKey", entry.get("hostKey"), v.host_key)
+    if not ok:
+        return None
+    key = entry.get("hostKey")
+    return NasSpec(str(entry["name"]), str(entry["host"]), int(entry["port"]), str(entry["user"]),
+                   str(key) if key is not None else None, entry.get("sandbox"), **flags)
+
+
+def usable_nas(raw: list[Any], sandbox: dict[str, Any] | None) -> list[NasSpec]:
+    """The entries of `jcqnap:nas` that parse, skipping bad ones (the program's `parse` reports those)."""
+    specs = (nas_entry(_Collector(), f"nas[{i}]", n, sandbox) for i, n in enumerate(raw))
+    return [s for s in specs if s is not None]
 
 
 #: What jcqnap reads from a sandbox file, by section.
@@ -475,7 +510,7 @@ def _secret_problems(c: _Collector, secret: Callable[[str], str | None], directo
 
 
 def _credential_problems(text: str | None, site: SiteSpec) -> list[tuple[str, str]]:
-    real = [n.name for n in site.nas if not n.sandbox]
+    real = [n.name for n in site.nas if not n.sandbox and not n.retired]  # a retired NAS is not logged in to
     if text is None or not real:
         return []  # none at all: the program says which command sets them (jcqnap.stack)
     fix = "pulumi config set --secret --path 'nasCredentials.{}.password' <admin password> (or .privateKey)"

@@ -2,9 +2,12 @@
 
     python -m jcqnap.demo up [--s3]          sandbox up, demo users, up on the three local stacks, SMB proof
     python -m jcqnap.demo down [--s3]        destroy the local stacks, stop the sandbox
-    python -m jcqnap.demo preview STACK      pulumi preview --refresh --expect-no-changes (0 clean, 7 drift)
-    python -m jcqnap.demo up-stack STACK     pulumi up --yes --refresh (creates the stack when missing)
+    python -m jcqnap.demo preview STACK      pulumi preview --refresh --run-program --expect-no-changes (0/7)
+    python -m jcqnap.demo up-stack STACK     pulumi up --yes --refresh --run-program (creates a missing stack)
     python -m jcqnap.demo destroy STACK      pulumi destroy --yes, then removes the stack
+
+`--run-program` makes the refresh use the current stack config (a changed NAS password or host key,
+the `offline`/`retired` flags) instead of the config of the last update; see README "When a NAS changes".
 
 Local stacks use a `file://` backend under the work tree and a sandbox-only passphrase, unless
 PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE are already set. With `--s3` (`make demo-s3`) the
@@ -79,16 +82,16 @@ def ensure_stack(stack: str, env: dict[str, str]) -> None:
 
 def up_stack(stack: str, env: dict[str, str]) -> int:
     ensure_stack(stack, env)
-    log(f"pulumi up --refresh on {stack}")
-    args = ("up", "--yes", "--refresh", "--skip-preview", "--stack", stack, "--non-interactive")
+    log(f"pulumi up --refresh --run-program on {stack}")
+    args = ("up", "--yes", "--refresh", "--run-program", "--skip-preview", "--stack", stack, "--non-interactive")
     return pulumi(*args, env=env).returncode
 
 
 def preview_stack(stack: str, env: dict[str, str]) -> int:
     ensure_stack(stack, env)
-    log(f"pulumi preview --refresh --expect-no-changes on {stack}")
-    return pulumi("preview", "--refresh", "--expect-no-changes", "--diff", "--stack", stack, "--non-interactive",
-                  env=env).returncode
+    log(f"pulumi preview --refresh --run-program --expect-no-changes on {stack}")
+    return pulumi("preview", "--refresh", "--run-program", "--expect-no-changes", "--diff", "--stack", stack,
+                  "--non-interactive", env=env).returncode
 
 
 def destroy_stack(stack: str, env: dict[str, str]) -> int:

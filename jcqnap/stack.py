@@ -31,6 +31,7 @@ from jcqnap.components import (
     SambaGroupArgs,
 )
 from jcqnap.config import ConfigError, DirectorySpec, SiteSpec, StackConfig, load_sandbox, parse, read_raw
+from jcqnap.providers.nas_access import nas_login
 
 #: Component names in a stack; their children are named `<component>-<part>`.
 DIRECTORY = "directory"
@@ -76,10 +77,10 @@ def build_directory(spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi
     return info
 
 
-def _credential(nas_name: str, field: str) -> Callable[[Any], Any]:
-    def pick(creds: Any) -> Any:
+def _login(nas_name: str, sim: dict[str, Any] | None) -> Callable[[Any], tuple[str | None, str | None]]:
+    def pick(creds: Any) -> tuple[str | None, str | None]:
         entry = (creds or {}).get(nas_name) or {}
-        return entry.get(field)
+        return nas_login(entry if isinstance(entry, dict) else {}, sim)
 
     return pick
 
@@ -94,17 +95,23 @@ def build_site(
     sims = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
     boxes = []
     for nas in spec.nas:
-        if nas.sandbox:
-            password: pulumi.Input[str] | None = pulumi.Output.secret(sims[nas.sandbox]["admin_password"])
-            private_key: pulumi.Input[str] | None = None
-        else:
-            if credentials is None:
-                raise ConfigError(
-                    f"jcqnap:nasCredentials: no credentials for NAS {nas.name!r}; run: pulumi config set --secret "
-                    f"--path 'nasCredentials.{nas.name}.password' <admin password>"
-                )
-            password = credentials.apply(_credential(nas.name, "password"))
-            private_key = credentials.apply(_credential(nas.name, "privateKey"))
+        if nas.retired:
+            # Not registered, so the engine deletes it; the provider sees the flag and does not connect.
+            pulumi.log.info(f"jcqnap: NAS {nas.name} is retired: it leaves this stack without SSH, and keeps "
+                            "its LDAP settings and the stored bind password (README: When a NAS changes)")
+            continue
+        sim = sims.get(nas.sandbox or "")
+        if credentials is None and sim is None:
+            raise ConfigError(
+                f"jcqnap:nasCredentials: no credentials for NAS {nas.name!r}; run: pulumi config set --secret "
+                f"--path 'nasCredentials.{nas.name}.password' <admin password>"
+            )
+        # The same choice as the provider's read/delete make (nas_access.nas_login): the stack's
+        # credentials first, else the sandbox simulator's.
+        login: pulumi.Output[Any] = (credentials or pulumi.Output.secret({})).apply(_login(nas.name, sim))
+        password: pulumi.Output[Any] = pulumi.Output.secret(login.apply(lambda pair: pair[0]))
+        private_key: pulumi.Output[Any] = pulumi.Output.secret(login.apply(lambda pair: pair[1]))
+        assert nas.host_key is not None  # config.nas_entry requires it for every NAS that is not retired
         boxes.append(NasBox(nas.name, nas.host, nas.host_key, nas.port, nas.user, password, private_key))
     site = NasSite(
         SITE,

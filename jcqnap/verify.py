@@ -27,6 +27,7 @@ from typing import Any
 from jcqnap.config import load_sandbox
 from jcqnap.errors import JcqnapError, redact
 from jcqnap.ldapcheck import check_directory
+from jcqnap.providers.nas_access import nas_login
 from jcqnap.qnap.apply import read_fact
 from jcqnap.qnap.profile import DEFAULT_PROFILE, Profile
 from jcqnap.qnap.ssh import NasSession, NasTarget
@@ -117,14 +118,17 @@ def check_ldap(outs: dict[str, Any], ca_cert: str | None) -> list[Check]:
 def check_nas(entry: dict[str, Any], password: str | None, key: str | None, outs: dict[str, Any],
               profile: Profile) -> list[Check]:
     target = NasTarget(host=entry["host"], port=int(entry.get("port", 22)), user=entry.get("user", "admin"),
-                       host_key=entry["hostKey"], password=password, private_key=key)
+                       host_key=entry["hostKey"], password=password, private_key=key, name=entry["name"])
     label = f"NAS {entry['name']} ({target.host}:{target.port})"
     try:
         with NasSession(target) as session:
             fact = read_fact(session, profile)
     except JcqnapError as exc:
-        return [Check("NAS reachable over SSH", label, False, str(exc),
-                      "check the host, port, host key and credentials")]
+        fix = "check the host, port, host key and credentials"
+        if entry.get("offline") is True:
+            fix = ("it is marked offline (jcqnap:nas[].offline): bring it back, run pulumi up --refresh, "
+                   "then remove the flag")
+        return [Check("NAS reachable over SSH", label, False, str(exc), fix)]
     s = fact.settings
     wanted = str(outs.get("workgroup") or "")
     wg, smb_wg = s.value(profile, "workgroup") or "", s.value(profile, "smb_workgroup") or ""
@@ -170,6 +174,8 @@ def verify(stack: str, canary_user: str | None) -> list[Check]:
         profile = Profile.from_overrides(cfg["qtsProfile"]) if cfg.get("qtsProfile") else DEFAULT_PROFILE
         sims = {n["name"]: n for n in (sandbox or {}).get("nas", [])}
         creds = cfg.get("nasCredentials") or {}
+        if isinstance(creds, str):  # set as one secret JSON text rather than with --path
+            creds = json.loads(creds)
         for nas in cfg.get("nas") or []:
             entry = dict(nas)
             sim = sims.get(entry.get("sandbox", ""))
@@ -178,8 +184,9 @@ def verify(stack: str, canary_user: str | None) -> list[Check]:
                 entry.setdefault("port", sim["ssh_port"])
                 entry.setdefault("user", sim["admin_user"])
                 entry.setdefault("hostKey", sim["host_key"])
-            password = sim["admin_password"] if sim else (creds.get(entry["name"]) or {}).get("password")
-            key = None if sim else (creds.get(entry["name"]) or {}).get("privateKey")
+            if entry.get("retired") is True:
+                continue  # left the stack: nothing of it is managed or checked any more
+            password, key = nas_login(creds.get(entry["name"]) or {}, sim)
             checks += check_nas(entry, password, key, outs, profile)
             canary_pw = os.environ.get("JCQNAP_CANARY_PASSWORD")
             if canary_user and canary_pw:

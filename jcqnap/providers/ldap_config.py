@@ -25,6 +25,16 @@ nothing and restarts nothing; `adopted` is set and `delete` then leaves the NAS 
 this run, e.g. its entry was renamed, `delete` of the old resource leaves LDAP on: the new one took
 the NAS over (create-before-delete, so nobody is cut off).
 
+`read`, `update` and `delete` reach the NAS with the login and host key of the *current* stack config
+(`nas_access`), so a changed admin password or a re-key is picked up by a refresh and stored. Two
+per-NAS flags of the stack config change what happens when the NAS cannot be used:
+
+* `retired`: `read` keeps the stored state and `delete` drops the resource, neither connects.
+* `offline`: when the NAS does not answer (connection refused, timed out), `read` and `update` keep
+  its last known state and set `unreachable` to the reason instead of failing the run; `diff` then
+  always reports a change, so `preview --expect-no-changes` keeps failing for that NAS until it is
+  back and its pending changes are applied. Login and host-key failures still fail the run.
+
 Verification uses `verify_user` (default: the Root DN's `uid`, a user JumpCloud always exposes to
 its bind account) and, when set, `verify_group`, resolved through NSS on the NAS with `getent`.
 """
@@ -34,9 +44,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import (
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
 
-from jcqnap.providers.base import JcqnapProvider, diff_fields, secret
+from jcqnap.providers import nas_access
+from jcqnap.providers.base import JcqnapProvider, config_value, diff_fields, secret
 from jcqnap.providers.ldap_config_inputs import (
     ALL_FIELDS,
     CONNECTION_FIELDS,
@@ -52,10 +71,11 @@ from jcqnap.qnap.profile import Profile
 
 if TYPE_CHECKING:  # paramiko (via apply/ssh) is imported by the provider methods that open SSH only
     from jcqnap.qnap.apply import Fact, Outcome
-    from jcqnap.qnap.ssh import NasSession, NasTarget
+    from jcqnap.qnap.ssh import NasSession, NasTarget, NasUnreachable
 
-#: Outputs computed by the provider (not inputs).
-COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason", "adopted", "adoption")
+#: Outputs computed by the provider (not inputs). `unreachable`: why an `offline` NAS was not read.
+COMPUTED = ("enabled", "original_workgroup", "ldap_status", "ldap_status_reason", "adopted", "adoption",
+            "unreachable")
 #: NAS ids (`host:port`) that a create in this provider process took over; see `delete`.
 _claimed: set[str] = set()
 DIFF_FIELDS = (*ALL_FIELDS, "enabled")
@@ -64,6 +84,7 @@ DIFF_FIELDS = (*ALL_FIELDS, "enabled")
 def target_of(props: dict[str, Any]) -> NasTarget:
     from jcqnap.qnap.ssh import NasTarget
 
+    access = nas_access.lookup(props)
     return NasTarget(
         host=str(props["nas_host"]),
         port=int(props.get("nas_port") or 22),
@@ -71,6 +92,7 @@ def target_of(props: dict[str, Any]) -> NasTarget:
         host_key=str(props["nas_host_key"]),
         password=props.get("nas_password") or None,
         private_key=props.get("nas_private_key") or None,
+        name=access.name if access else None,
     )
 
 
@@ -79,6 +101,16 @@ def session_of(props: dict[str, Any]) -> NasSession:
     from jcqnap.qnap.ssh import NasSession
 
     return NasSession(target_of(props), extra_secrets=[props.get("root_password")])
+
+
+def kept_unreachable(props: dict[str, Any], exc: NasUnreachable) -> dict[str, Any]:
+    """The last known state of an `offline` NAS that did not answer, marked with the reason."""
+    reason = (f"{exc}; jcqnap:nas[].offline is set, so its last known state is kept and its changes wait "
+              "until it answers")
+    pulumi.log.warn(reason)  # the provider's stderr: the CLI shows it under the run
+    outs = dict(props)
+    outs.update(ldap_status="unreachable", ldap_status_reason=reason, unreachable=reason)
+    return outs
 
 
 def default_verify_user(root_dn: str) -> str | None:
@@ -162,6 +194,7 @@ def observed(profile: Profile, fact: Fact, props: dict[str, Any]) -> dict[str, A
         if fact.ca_sha256 != sha256_text(str(props["ca_cert"])):
             outs["ca_cert"] = None
     outs["ldap_status"], outs["ldap_status_reason"] = status_of(fact, props)
+    outs["unreachable"] = None
     return outs
 
 
@@ -191,6 +224,10 @@ def online_reason(props: dict[str, Any]) -> str:
 class LdapConfigProvider(JcqnapProvider):
     """Manages QTS's LDAP client settings on one NAS."""
 
+    def configure(self, req: ConfigureRequest) -> None:
+        super().configure(req)
+        nas_access.install(nas_access.load(lambda key: config_value(req, key)))
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = normalize(news)
         inputs["enabled"] = True
@@ -198,10 +235,14 @@ class LdapConfigProvider(JcqnapProvider):
         return CheckResult(inputs, validate(inputs))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_fields(olds, {**news, "enabled": True}, (*DIFF_FIELDS, "delete_adopted"),
-                           replace_on=CONNECTION_FIELDS,
-                           normalize={"workgroup": lambda v: v.upper() if isinstance(v, str) else v,
-                                      "delete_adopted": bool})
+        result = diff_fields(olds, {**news, "enabled": True}, (*DIFF_FIELDS, "delete_adopted"),
+                             replace_on=CONNECTION_FIELDS,
+                             normalize={"workgroup": lambda v: v.upper() if isinstance(v, str) else v,
+                                        "delete_adopted": bool})
+        if olds.get("unreachable"):  # an offline NAS never looks converged: drift checks keep failing
+            return DiffResult(changes=True, replaces=result.replaces, stables=result.stables,
+                              delete_before_replace=result.delete_before_replace)
+        return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         profile = profile_of(props)
@@ -221,22 +262,47 @@ class LdapConfigProvider(JcqnapProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         profile = profile_of(news)
         rotate = news.get("root_password") != olds.get("root_password")
-        with session_of(news) as nas:
-            self._converge(nas, profile, news, write_secret=rotate, force_apply=settings_changed(olds, news))
+        access = nas_access.lookup(news)
+        from jcqnap.qnap.ssh import NasUnreachable
+
+        try:
+            with session_of(news) as nas:
+                self._converge(nas, profile, news, write_secret=rotate, force_apply=settings_changed(olds, news))
+        except NasUnreachable as exc:
+            if access is None or not access.offline:
+                raise
+            # Nothing reached the NAS: its state stays the old one, so the change is still pending.
+            return UpdateResult(kept_unreachable(nas_access.with_current_access(olds)[0], exc))
         original = olds.get("original_workgroup") or profile.default("workgroup")
         outs = self._outputs(news, original)
         outs.update({k: olds.get(k) for k in ("adopted", "adoption")}, delete_adopted=bool(news.get("delete_adopted")))
         return UpdateResult(outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props, access = nas_access.with_current_access(props)
+        if access is not None and access.retired:
+            return ReadResult(id_, props)  # not connected to: it is leaving the stack
         profile = profile_of(props)
         from jcqnap.qnap.apply import read_fact
 
         user, group = verify_names(props)
-        with session_of(props) as nas:
-            fact = read_fact(nas, profile, verify_user=user, verify_group=group)
-        outs = observed(profile, fact, props)
-        inputs = {k: outs.get(k) for k in (*ALL_FIELDS, "enabled")}
+        from jcqnap.qnap.ssh import HostKeyMismatch, LoginRefused, NasUnreachable
+
+        try:
+            with session_of(props) as nas:
+                fact = read_fact(nas, profile, verify_user=user, verify_group=group)
+            outs = observed(profile, fact, props)
+        except NasUnreachable as exc:
+            if access is None or not access.offline:
+                raise
+            outs = kept_unreachable(props, exc)
+        except (LoginRefused, HostKeyMismatch) as exc:
+            # The usual cause on a refresh: new values in the stack config, but the engine configured
+            # this provider with the config of the last update (no --run-program).
+            raise type(exc)(f"{exc}. If you changed it in the stack config, refresh with the program: pulumi up "
+                            "--refresh --run-program (README: When a NAS changes)") from None
+        # `unreachable` is given back as an input too, so a preview's diff shows it (and its reason).
+        inputs = {k: outs.get(k) for k in (*ALL_FIELDS, "enabled", "unreachable")}
         inputs["delete_adopted"] = bool(outs.get("delete_adopted"))
         for key in SECRET_FIELDS:
             inputs[key] = secret(inputs[key])
@@ -247,6 +313,11 @@ class LdapConfigProvider(JcqnapProvider):
             return  # another resource of this run now manages this NAS (e.g. a renamed entry): keep LDAP on
         if props.get("adopted") and not props.get("delete_adopted"):
             return  # configured before jcqnap: left as found (jcqnap:deleteAdopted opts in)
+        props, access = nas_access.with_current_access(props)
+        if access is not None and access.retired:
+            pulumi.log.warn(f"NAS {access.name}: retired, so removed from the stack without connecting to it; it "
+                            "keeps its LDAP settings and the stored bind password (README: When a NAS changes)")
+            return
         from jcqnap.qnap.apply import Change, Transaction
 
         profile = profile_of(props)
@@ -312,6 +383,7 @@ class LdapConfig(Resource, module="qnap", name="LdapConfig"):
 
     ldap_status: pulumi.Output[str]
     ldap_status_reason: pulumi.Output[str]
+    unreachable: pulumi.Output[str | None]
     original_workgroup: pulumi.Output[str]
     workgroup: pulumi.Output[str]
     adoption: pulumi.Output[str]

@@ -52,6 +52,14 @@ class SshError(JcqnapError):
     """The NAS could not be reached, refused the login, or a command failed."""
 
 
+class NasUnreachable(SshError):
+    """No SSH connection could be opened (refused, timed out, no route): the NAS or its sshd is down."""
+
+
+class LoginRefused(SshError):
+    """The NAS answered but refused the user with this password or private key."""
+
+
 class HostKeyMismatch(SshError):
     """The NAS presented a host key other than the pinned one; nothing was sent to it."""
 
@@ -119,11 +127,14 @@ class NasTarget:
     private_key: str | None = None
     connect_timeout: float = 10.0
     command_timeout: float = 120.0
+    #: The NAS's name in the stack config (`jcqnap:nas[].name`), when known: messages lead with it.
+    name: str | None = None
 
     @property
     def label(self) -> str:
         """How messages name the NAS."""
-        return f"{self.user}@{self.host}:{self.port}"
+        address = f"{self.user}@{self.host}:{self.port}"
+        return f"{self.name} ({address})" if self.name else address
 
     @property
     def known_hosts_name(self) -> str:
@@ -222,12 +233,12 @@ class NasSession:
             raise self._mismatch(pinned, exc.key) from None
         except paramiko.AuthenticationException:
             client.close()
-            raise SshError(
+            raise LoginRefused(
                 f"NAS {t.label}: SSH login refused; check the NAS user and its password or private_key"
             ) from None
         except TimeoutError:
             client.close()
-            raise SshError(
+            raise NasUnreachable(
                 f"NAS {t.label}: no SSH answer within {t.connect_timeout:g}s; check host, port and firewall"
             ) from None
         except paramiko.SSHException as exc:
@@ -237,7 +248,7 @@ class NasSession:
             raise SshError(f"NAS {t.label}: SSH failed: {self._redact(str(exc))}") from None
         except OSError as exc:
             client.close()
-            raise SshError(
+            raise NasUnreachable(
                 f"NAS {t.label}: cannot connect ({exc.strerror or exc}); check host, port and that sshd runs"
             ) from None
         SESSIONS_OPENED += 1

@@ -44,6 +44,13 @@ def base_config(sandbox: dict[str, Any], role: str = "all-in-one") -> dict[str, 
     }
 
 
+def _holds_secret(value: Any) -> bool:
+    """A stack-file value that is, or contains (`config set --secret --path`), a `secure:` ciphertext."""
+    if isinstance(value, dict):
+        return "secure" in value or any(_holds_secret(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secret(v) for v in value)
+
+
 class Stack:
     """A `PulumiProject` of the real project root whose config lives in its stack file."""
 
@@ -60,7 +67,7 @@ class Stack:
         doc = yaml.safe_load(self.file.read_text()) if self.file.exists() else {}
         doc = doc or {}
         # Secrets set with `pulumi config set --secret` (ciphertext) stay unless overwritten.
-        kept = {k: v for k, v in (doc.get("config") or {}).items() if isinstance(v, dict) and "secure" in v}
+        kept = {k: v for k, v in (doc.get("config") or {}).items() if _holds_secret(v)}
         doc["config"] = {**kept, **copy.deepcopy(config)}
         self.config = copy.deepcopy(config)
         self.file.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))

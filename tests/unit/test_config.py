@@ -46,6 +46,9 @@ def test_a_good_config_parses_and_uppercases_the_workgroup() -> None:
         ({"bindUser": None}, "jcqnap:bindUser: is required"),
         ({"nas": [{"name": "a", "host": "h", "hostKey": "not a key"}]}, "jcqnap:nas[0].hostKey: must be an OpenSSH"),
         ({"nas": [{"name": "a", "host": "h;rm -rf /", "hostKey": HOST_KEY}]}, "jcqnap:nas[0].host"),
+        ({"nas": [{"name": "a", "host": "h", "hostKey": HOST_KEY, "offline": "yes"}]},
+         "jcqnap:nas[0].offline: must be true or false"),
+        ({"nas": [{"name": "a", "host": "h", "retired": True, "offline": True}]}, "jcqnap:nas[0].offline: a retired"),
         ({"ldapSecurity": "ldap"}, "jcqnap:ldapSecurity: is plain ldap"),
         ({"role": "everything"}, "jcqnap:role: must be one of"),
         ({"wrokgroup": "x"}, "jcqnap:wrokgroup: is not a jcqnap setting"),
@@ -57,6 +60,11 @@ def test_bad_values_are_named_with_a_fix(over, expected) -> None:
     with pytest.raises(ConfigError) as err:
         parse(good(**over))
     assert expected in str(err.value)
+
+
+def test_a_retired_nas_needs_no_host_key() -> None:
+    cfg = parse(good(nas=[{"name": "old", "host": "10.0.0.9", "retired": True}]))
+    assert cfg.site is not None and cfg.site.nas[0].retired and cfg.site.nas[0].host_key is None
 
 
 def test_plain_ldap_needs_an_explicit_allow_insecure() -> None:
