@@ -126,8 +126,8 @@ def check_nas(entry: dict[str, Any], password: str | None, key: str | None, outs
     except JcqnapError as exc:
         fix = "check the host, port, host key and credentials"
         if entry.get("offline") is True:
-            fix = ("it is marked offline (jcqnap:nas[].offline): bring it back, run pulumi up --refresh, "
-                   "then remove the flag")
+            fix = ("it is marked offline (jcqnap:nas[].offline): bring it back, run pulumi up --refresh "
+                   "--run-program, then remove the flag")
         return [Check("NAS reachable over SSH", label, False, str(exc), fix)]
     s = fact.settings
     wanted = str(outs.get("workgroup") or "")

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from jcqnap import demo
 from jcqnap.sandbox import nas as nas_sim
 from jcqnap.sandbox import nas_admin
 from tests.e2e.aio import WORKGROUP, Emulator, Stack, base_config, in_nas
@@ -114,6 +115,7 @@ def test_offline_changed_credentials_and_retired_nas(
     try:
         run(stack.up("--refresh", "--run-program")).check()
         assert {workgroup(sandbox, n) for n in NAMES} == {WORKGROUP}
+        demo.seed_demo_users(sandbox)  # passwords set again now that Samba is on: JumpCloud has their hash
 
         # -- 1. nc-2 offline: without the flag its refresh fails the whole run, nc-1 included ------------
         nas_admin.stop_sshd(state, "nc-2")
