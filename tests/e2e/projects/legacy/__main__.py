@@ -69,7 +69,7 @@ for nas in site.nas:
         nas_user=nas.user,
         nas_password=pulumi.Output.secret(sims[nas.sandbox]["admin_password"]),
         nas_private_key=None,
-        nas_host_key=nas.host_key,
+        nas_host_key=cast(str, nas.host_key),  # None only for a retired NAS (not in this fixture)
         ldap_host=pulumi.Output.from_input(cfg.ldap_host),
         ldap_port=pulumi.Output.from_input(cast(Any, cfg.ldap_port)),
         security=pulumi.Output.from_input(cfg.ldap_security),
