@@ -170,6 +170,9 @@ def discover_site(sf: StackFile, sandbox: dict[str, Any] | None, out: list[str])
     needed: list[str] = []
     modes = set()
     for nas in nas_list:
+        if nas.retired or nas.host_key is None:
+            out.append(f"NAS {nas.name}: retired (jcqnap:nas[].retired), not read")
+            continue
         sim = sims.get(nas.sandbox or "")
         entry = creds.get(nas.name) or {}
         password = sim["admin_password"] if sim else entry.get("password")
