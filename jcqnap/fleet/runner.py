@@ -6,8 +6,8 @@ progress line and records when each resource step started and finished (the rota
 reads those times).
 
 Verbs:
-- `preview`: `pulumi preview --refresh`; `drift` when any step other than `same` is planned.
-- `up`: `pulumi up` (with `--refresh` unless told otherwise), creating the stack when missing.
+- `preview`: `pulumi preview --refresh --run-program`; `drift` when any step other than `same` is planned.
+- `up`: `pulumi up` (with `--refresh --run-program` unless told otherwise), creating the stack when missing.
 - `verify`: the `preview` above, then `jcqnap.verify`'s checks (TLS bind, groups, NAS state).
 """
 
@@ -178,7 +178,9 @@ class Fleet:
             if verb == "up":
                 stack = self._stack(fs.name, create=True, env=env)
                 refresh = self.refresh if fs.first else self.site_refresh
-                up = stack.up(refresh=refresh, color="never", on_event=events)
+                # --run-program: the refresh uses the current stack config (README: When a NAS changes).
+                up = stack.up(refresh=refresh, run_program=True if refresh else None, color="never",
+                              on_event=events)
                 run.changes = _changes(up.summary.resource_changes)
                 run.result = "updated" if _pending(run.changes) else "ok"
             else:
@@ -187,7 +189,7 @@ class Fleet:
                 except auto.StackNotFoundError:
                     run.result, run.detail = "new", "not in the backend yet; `fleet up` creates it"
                     return run
-                pre = stack.preview(refresh=True, color="never", on_event=events)
+                pre = stack.preview(refresh=True, run_program=True, color="never", on_event=events)
                 run.changes = _changes(pre.change_summary)
                 run.result = "drift" if _pending(run.changes) else "ok"
                 if run.result == "drift":
