@@ -220,6 +220,8 @@ def test_1_discover_reads_only_and_writes_matching_config(world: dict[str, Any])
     assert len(jc.log()) > 0
     assert nas.commands(), "discover reads the NAS over SSH"
     assert nas.writes() == [] and nas.unchanged()
+    print(f"\ndiscover (directory + site): {len(jc.log())} JumpCloud requests, all GET; "
+          f"{len(nas.commands())} NAS commands, none writing; NAS files and daemons unchanged")
 
     cfg = read_config(p, DIR)
     setup = w["setup"]
@@ -264,6 +266,8 @@ def test_3_up_adopts_everything_with_no_write_and_logins_keep_working(world: dic
     assert probe.results and probe.failures() == [], probe.results
     assert nas.writes() == [] and nas.unchanged(), nas.writes()
     assert "adopted, unchanged" in p.use(SITE).outputs()["nasAdoption"][NAS]
+    print(f"\nadopting up: {len(jc.log())} JumpCloud requests, 0 writes; site up: {len(probe.results)} SMB "
+          f"logins during it, all OK; NAS: {len(nas.commands())} commands, 0 setcfg/restart")
     assert demo.smb_login(w["nas"], w["users"]["alice"])[0]
     for stack in (DIR, SITE):
         pre = p.use(stack).preview("--refresh", "--expect-no-changes")
@@ -336,14 +340,22 @@ def test_6_bind_username_change_is_refused_with_the_procedure(world: dict[str, A
 
 def test_7_renamed_nas_entry_keeps_ldap_on(world: dict[str, Any]) -> None:
     w, p = world, world["p"]
-    write_config(p, SITE, {"nas": [{"name": "site-a-main", "sandbox": NAS}]})
     nas = NasWatch(w["sandbox"])
+    # deleteAdopted on first, so the old entry's delete would turn LDAP off if it did not see that
+    # the new entry (same address) took the NAS over in this run: that is what is tested here.
+    write_config(p, SITE, {"deleteAdopted": True})
+    up(w, SITE).check()
+    write_config(p, SITE, {"nas": [{"name": "site-a-main", "sandbox": NAS}]})
     with SmbProbe(w["nas"], w["users"]["carol"]) as probe:
         res = up(w, SITE).check()
     assert "site-site-a-main" in res.output and "deleted" in res.output
     assert probe.results and probe.failures() == [], probe.results
     assert nas.writes() == [] and nas.unchanged(), nas.writes()
     assert aio.getcfg(w["sandbox"], NAS, "LDAP", "Enable").upper() == "TRUE"
+    print(f"\nNAS entry renamed: {len(probe.results)} SMB logins during the up, all OK; 0 NAS writes")
+    write_config(p, SITE, {"deleteAdopted": False})
+    up(w, SITE).check()
+    assert nas.writes() == [] and nas.unchanged(), nas.writes()
 
 
 def test_8_destroy_leaves_what_existed_as_found(world: dict[str, Any]) -> None:
