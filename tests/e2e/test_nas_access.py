@@ -126,7 +126,8 @@ def test_offline_changed_credentials_and_retired_nas(
 
         # with nas[].offline the other NAS gets its change; the offline one keeps its last known state
         stack.update(nas=[nas_entry(a), nas_entry(b, offline=True)])
-        run(stack.up("--refresh", "--run-program")).check()
+        res = run(stack.up("--refresh", "--run-program")).check()
+        assert "warning: NAS nc-2" in res.output and "nas[].offline is set" in res.output, res.output
         assert workgroup(sandbox, "nc-1") == "JCOFF"
         assert workgroup(sandbox, "nc-2") == WORKGROUP
         assert p.outputs()["nas"] == {"nc-1": "online", "nc-2": "unreachable"}
@@ -174,7 +175,7 @@ def test_offline_changed_credentials_and_retired_nas(
                                          "retired": True}])
         res = run(stack.up("--refresh", "--run-program"))
         res.check()
-        assert "nc-2 is retired" in res.output, res.output
+        assert "nc-2 is retired" in res.output and "retired, so removed from the stack" in res.output, res.output
         assert set(ldap_configs(p, boxes)) == {"nc-1"}
         assert in_nas(sandbox, "nc-2", "/sbin/getcfg LDAP Enable; /sbin/getcfg System Workgroup") == before
         assert before.split()[0].upper() == "TRUE"

@@ -62,9 +62,14 @@ def test_bad_values_are_named_with_a_fix(over, expected) -> None:
     assert expected in str(err.value)
 
 
-def test_a_retired_nas_needs_no_host_key() -> None:
-    cfg = parse(good(nas=[{"name": "old", "host": "10.0.0.9", "retired": True}]))
-    assert cfg.site is not None and cfg.site.nas[0].retired and cfg.site.nas[0].host_key is None
+def test_a_retired_nas_needs_no_host_key_nor_credentials() -> None:
+    nas: list[dict[str, object]] = [{"name": "site-a", "host": "10.0.0.5", "hostKey": HOST_KEY},
+                                    {"name": "old", "host": "10.0.0.9", "retired": True}]
+    creds = {"nasCredentials": json.dumps({"site-a": {"password": "Nas-Admin-Pw-1"}})}
+    cfg = parse(good(nas=nas), secret=creds.get)
+    assert cfg.site is not None and cfg.site.nas[1].retired and cfg.site.nas[1].host_key is None
+    with pytest.raises(ConfigError, match=r"jcqnap:nasCredentials.old: is missing"):
+        parse(good(nas=[*nas[:1], {**nas[1], "retired": False, "hostKey": HOST_KEY}]), secret=creds.get)
 
 
 def test_plain_ldap_needs_an_explicit_allow_insecure() -> None:
