@@ -131,7 +131,7 @@ def plot(points: dict[str, list[tuple[int, float]]], path: Path, title: str) -> 
     ticks = sorted({x for series in points.values() for x, _ in series})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("managed groups in the stack, log scale (20 members each at 50 and 500, 5 at 20 and 200)")
+    ax.set_xlabel("managed groups in the stack, log scale (20 members per group at 50 and 500, 5 at 20 and 200)")
     ax.set_ylabel("`pulumi preview --refresh` wall time (s)")
     ax.set_title(title, fontsize=10)
     ax.set_ylim(bottom=0)

@@ -98,7 +98,8 @@ def bench(tmp: Path, engine: str, latency_ms: int, rounds: int, with_scale: bool
         if plot is not None:
             from bench.measure import plot as draw
 
-            draw(points, plot, f"preview --refresh at {latency_ms} ms API latency, 2-core machine (make bench)")
+            org = f"org of {len(users)} users, {scale.ORG_GROUPS} groups; " if with_scale else ""
+            draw(points, plot, f"preview --refresh, {org}{latency_ms} ms API latency, best of 2 (make bench)")
             log(f"plot written to {plot}")
         return rows, routes
     finally:
