@@ -32,7 +32,7 @@ from jcqnap import validation as v
 from jcqnap.connection import JumpCloudConnection, connection_input, secret_outputs
 from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudClient, NotFound, object_id
-from jcqnap.providers import group_reads
+from jcqnap.providers import group_index, group_reads
 from jcqnap.providers.base import config_value, diff_fields, failure, is_unknown, sorted_unique
 from jcqnap.providers.jumpcloud_common import (
     CONNECTION,
@@ -171,25 +171,29 @@ class SambaGroupProvider(JumpCloudProvider):
                 posix = posix_group(group)
                 return posix.get("name") == linux_name and as_int(posix.get("id")) == gid
 
-            existing = jc.find_user_group(name)
+            # Both lookups come from one listing of the org shared by this process's creates.
+            existing = group_index.find(jc, lambda g: g.get("name") == name)
             changed: list[str] = []
             clash = existing if existing is not None and not matches(existing) else None
             if existing is None:
-                clash = next((g for g in jc.list_user_groups() if _posix_clash(g, linux_name, gid)), None)
+                clash = group_index.find(jc, lambda g: _posix_clash(g, linux_name, gid))
             if clash is not None:
                 raise JcqnapError(clash_message(name, linux_name, gid, clash))
             if existing is None:
                 body = {"name": name, "description": description,
                         "attributes": {"posixGroups": [{"id": gid, "name": linux_name}]}}
-                created = jc.create_user_group(body, matches)  # adopts its own earlier POST by name
-                group_id, bound = object_id(created.obj), False
+                created = jc.create_user_group(body, matches)  # adopts a matching group of that name
+                if created.adopted:  # it existed after all (made since the listing, or by a killed run)
+                    existing = created.obj
+                group_id = object_id(created.obj)
             else:
                 group_id = object_id(existing)
-                bound = ldap_id in jc.list_group_association_ids(group_id, "ldap_server")
+            bound = existing is not None and ldap_id in jc.list_group_association_ids(group_id, "ldap_server")
             if not bound:
                 jc.change_group_association(group_id, "add", "ldap_server", ldap_id)
                 changed.append("bound to the LDAP directory")
             group, put = _put_group(jc, group_id, name, description)
+            group_index.remember(jc, group)
             if put and existing is not None:
                 changed.append("description/sambaEnabled")
             current = _usernames(jc, jc.list_group_member_ids(group_id), {}) if existing is not None else {}
@@ -304,6 +308,7 @@ class SambaGroupProvider(JumpCloudProvider):
                 return
             # Memberships and the binding are edges of the group; they go with it.
             jc.delete_user_group(id_)
+            group_index.forget(jc, id_)
 
 
 def managed_names(raw: Any) -> list[list[str]]:

@@ -15,9 +15,10 @@ import requests
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
+from jcqnap.errors import JcqnapError
 from jcqnap.jumpcloud import JumpCloudSettings
 from jcqnap.jumpcloud import client as client_module
-from jcqnap.providers import group_reads
+from jcqnap.providers import group_index, group_reads
 from jcqnap.providers.jumpcloud_common import client, set_settings
 from jcqnap.providers.samba_group import SambaGroupProvider
 
@@ -145,4 +146,47 @@ def test_listing_pays_off_only_up_to_one_page_per_managed_group(
         group_reads.set_managed([])
         for id_, outs in made:
             p.delete(id_, outs)
+        set_settings(None)
+
+
+def test_creates_share_one_listing_of_the_org_and_still_see_what_changed_since(jc_reset: dict[str, Any]) -> None:
+    """New groups cost no listing each: one listing serves every create of the process. A group that
+    appears after the listing is still adopted (its state says so, so destroy leaves it); one deleted
+    after the listing no longer counts as a clash."""
+    jc = jc_reset["jumpcloud"]
+    api, headers = jc["api_url"], {"x-api-key": jc["api_key"]}
+    set_settings(JumpCloudSettings(api_key=jc["api_key"], api_url=api, org_id=jc["org_id"]))
+    requests.post(f"{api}/v2/ldapservers/{jc['ldap_server_id']}/sambadomains",
+                  json={"name": "INDEX", "sid": "S-1-5-21-1-2-6"}, headers=headers, timeout=10).raise_for_status()
+    group_index.invalidate()
+    p = SambaGroupProvider()
+    made: list[tuple[str, dict[str, Any]]] = []
+    try:
+        gets(jc_reset)
+        for i in range(3):
+            c = p.create({"name": f"Index {i}", "linux_name": f"index-{i}", "gid": 5700 + i, "members": []})
+            made.append((c.id, c.outs or {}))
+        paths = gets(jc_reset, query=True)
+        assert sum("/v2/usergroups?" in path for path in paths) == 1, paths  # one listing, not one per create
+        assert all(outs["adoption"] == "created" for _, outs in made)
+
+        # Made by hand after the listing: the POST finds it, and it is adopted, not "created".
+        requests.post(f"{api}/v2/usergroups", headers=headers, timeout=10, json={
+            "name": "Index hand", "attributes": {"posixGroups": [{"id": 5710, "name": "index-hand"}]}},
+        ).raise_for_status()
+        hand = p.create({"name": "Index hand", "linux_name": "index-hand", "gid": 5710, "members": []})
+        made.append((hand.id, hand.outs or {}))
+        assert (hand.outs or {})["adopted"] is True
+
+        # A clash with a group of this process is refused before any write...
+        with pytest.raises(JcqnapError, match="already has Linux group"):
+            p.create({"name": "Index clash", "linux_name": "index-clash", "gid": 5700, "members": []})
+        # ...but not once that group is gone behind the listing's back.
+        requests.delete(f"{api}/v2/usergroups/{made[0][0]}", headers=headers, timeout=10).raise_for_status()
+        again = p.create({"name": "Index clash", "linux_name": "index-clash", "gid": 5700, "members": []})
+        made[0] = (again.id, again.outs or {})
+    finally:
+        group_reads.set_managed([])
+        for id_, outs in made:
+            p.delete(id_, {**outs, "delete_adopted": True})
         set_settings(None)
