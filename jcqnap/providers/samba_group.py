@@ -243,15 +243,7 @@ class SambaGroupProvider(JumpCloudProvider):
                     return gone()
                 ids = members_f.result()
             known = {uid: name for name, uid in (props.get("member_ids") or {}).items()}
-            members: dict[str, str] = {}
-            for user_id in ids:
-                username = known.get(user_id)
-                if username is None:
-                    try:
-                        username = str(jc.get_user(user_id).get("username"))
-                    except NotFound:
-                        continue
-                members[username] = user_id
+            members = _names_by_id(jc, ids, known)
         outs = _outputs(group, ldap_id, bound, members)
         outs.update({k: props[k] for k in KEPT if k in props})
         return ReadResult(id_, keep_connection(outs, props), keep_connection(read_inputs(outs), props))
@@ -368,6 +360,12 @@ def _usernames(jc: JumpCloudClient, ids: list[str], known: dict[str, str]) -> di
     unknown = [i for i in ids if i not in by_id]
     if len(unknown) > 3:
         by_id.update(jc.usernames_by_id())  # one listing instead of a GET per member
+    return _names_by_id(jc, ids, by_id)
+
+
+def _names_by_id(jc: JumpCloudClient, ids: list[str], by_id: dict[str, str]) -> dict[str, str]:
+    """username -> id for member ids, GETting each user `by_id` (id -> username) does not know;
+    a user deleted meanwhile is left out."""
     out: dict[str, str] = {}
     for user_id in ids:
         username = by_id.get(user_id)
