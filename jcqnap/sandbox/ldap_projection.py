@@ -25,6 +25,7 @@ The hidden ACL groups (``ou=sandbox-acl``, see ``slapd.py``) are kept in step he
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any
 
@@ -49,6 +50,7 @@ def users_dn(org_id: str) -> str:
     return f"ou=Users,{org_dn(org_id)}"
 
 
+@functools.lru_cache(maxsize=65536)
 def user_dn(org_id: str, username: str) -> str:
     return f"uid={escape_rdn(username)},{users_dn(org_id)}"
 
@@ -93,8 +95,27 @@ def _user_entry(user: SystemUser, domain_sid: str | None) -> Entry:
     return entry
 
 
-def desired_entries(backend: JumpCloudBackend) -> dict[str, Entry]:
-    """Every entry slapd should hold under the suffix for the backend's current state."""
+#: user id -> (the user's revision, the domain SID it was built with, its entry)
+UserEntryCache = dict[str, tuple[int, str | None, Entry]]
+
+
+def _cached_user_entry(cache: UserEntryCache, user: SystemUser, domain_sid: str | None) -> Entry:
+    """``_user_entry``, rebuilt only when the user changed (``SystemUser.revision``) or the SID did."""
+    hit = cache.get(user.id)
+    if hit is not None and hit[0] == user.revision and hit[1] == domain_sid:
+        return hit[2]
+    entry = _user_entry(user, domain_sid)
+    cache[user.id] = (user.revision, domain_sid, entry)
+    return entry
+
+
+def desired_entries(backend: JumpCloudBackend, user_cache: UserEntryCache | None = None) -> dict[str, Entry]:
+    """Every entry slapd should hold under the suffix for the backend's current state.
+
+    ``user_cache`` lets a caller that syncs after every write keep user entries between calls; the
+    result is the same with or without it. Entries in the result must not be modified.
+    """
+    cache: UserEntryCache = {} if user_cache is None else user_cache
     org = backend.org_id
     server = backend.ldap_server_id
     domains = backend.samba_domains.get(server, [])
@@ -124,7 +145,10 @@ def desired_entries(backend: JumpCloudBackend) -> dict[str, Entry]:
 
     for uid in visible_ids:
         user = backend.users[uid]
-        out[user_dn(org, user.data["username"])] = _user_entry(user, domain_sid if uid in samba_ids else None)
+        out[user_dn(org, user.data["username"])] = _cached_user_entry(
+            cache, user, domain_sid if uid in samba_ids else None)
+    for gone in cache.keys() - backend.users.keys():
+        del cache[gone]
 
     for group in bound_groups:
         people = [backend.users[m] for m in backend.members.get(group.id, []) if m in backend.users]
@@ -187,6 +211,7 @@ class LdapProjection:
         self._conn: ldap3.Connection | None = None
         self._current: dict[str, tuple[str, Entry]] = {}
         self._backend: JumpCloudBackend | None = None
+        self._user_cache: UserEntryCache = {}
 
     def _connect(self) -> ldap3.Connection:
         if self._conn is None or self._conn.closed:
@@ -229,7 +254,7 @@ class LdapProjection:
     def sync(self) -> None:
         """Apply the difference between the backend's desired entries and slapd's content."""
         assert self._backend is not None
-        desired = {dn.lower(): (dn, entry) for dn, entry in desired_entries(self._backend).items()}
+        desired = {dn.lower(): (dn, entry) for dn, entry in desired_entries(self._backend, self._user_cache).items()}
         try:
             self._apply(desired)
         except ldap3.core.exceptions.LDAPException:
@@ -244,7 +269,11 @@ class LdapProjection:
         for key in sorted(stale, key=lambda k: -_depth(k)):
             conn.delete(self._current[key][0])
             del self._current[key]
-        for key in sorted(desired, key=_depth):
+        # After the first sync nearly every entry is the very one applied last time: skip those
+        # before sorting parents first, so one write costs little in an org of thousands.
+        changed = [key for key, (_, entry) in desired.items()
+                   if key not in self._current or self._current[key][1] != entry]
+        for key in sorted(changed, key=_depth):
             dn, entry = desired[key]
             if key not in self._current:
                 attrs = {k: v for k, v in entry.items() if k != "objectClass"}

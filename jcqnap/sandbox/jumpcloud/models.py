@@ -198,6 +198,7 @@ class JumpCloudBackend:
             user = self._user(user_id)
             self._check_unique(data, user.id)
             user.data.update(data)
+            user.touch()
             if isinstance(body.get("password"), str):
                 user.set_password(body["password"], self.samba_configured)
             return user.render()

@@ -90,6 +90,12 @@ class SystemUser:
     data: dict[str, Any]
     password_ssha: str | None = None
     password_nt: str | None = None
+    #: Bumped by every change to the user (``touch``), so the LDAP projection can keep the user's
+    #: entry between syncs instead of rebuilding thousands of them after each API write.
+    revision: int = 0
+
+    def touch(self) -> None:
+        self.revision += 1
 
     def set_password(self, password: str, samba_configured: bool) -> None:
         """Keep the password as JumpCloud does: only hashes, never the password itself.
@@ -103,6 +109,7 @@ class SystemUser:
         self.password_ssha = ssha(password)
         self.password_nt = nt_hash(password) if samba_configured else None
         self.data["password_date"] = now_iso()
+        self.touch()
 
     def render(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
         out = {"_id": self.id, **self.data}
