@@ -81,6 +81,20 @@ _claimed: set[str] = set()
 DIFF_FIELDS = (*ALL_FIELDS, "enabled")
 
 
+def nas_id(host: str, port: Any) -> str:
+    """`host:port` of a NAS, the port as an integer. Pulumi hands numbers to a dynamic provider as
+    floats, so ids written before this helper read `host:22.0`; `same_nas` matches both spellings."""
+    return f"{host}:{int(float(port or 22))}"
+
+
+def same_nas(id_: str, other: str) -> bool:
+    host, _, port = id_.rpartition(":")
+    try:
+        return nas_id(host, port) == other
+    except ValueError:
+        return id_ == other
+
+
 def target_of(props: dict[str, Any]) -> NasTarget:
     from jcqnap.qnap.ssh import NasTarget
 
@@ -253,7 +267,7 @@ class LdapConfigProvider(JcqnapProvider):
         # The transaction's fact is the NAS as found, before this change.
         original = outcome.fact.settings.value(profile, "workgroup") or profile.default("workgroup")
         outs = self._outputs(props, original)
-        id_ = f"{props['nas_host']}:{props.get('nas_port') or 22}"
+        id_ = nas_id(str(props["nas_host"]), props.get("nas_port"))
         _claimed.add(id_)
         outs.update(adopted=not outcome.applied, adoption=adoption_note(outcome), delete_adopted=bool(
             props.get("delete_adopted")))
@@ -309,7 +323,7 @@ class LdapConfigProvider(JcqnapProvider):
         return ReadResult(id_, outs, inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        if id_ in _claimed:
+        if any(same_nas(id_, claimed) for claimed in _claimed):
             return  # another resource of this run now manages this NAS (e.g. a renamed entry): keep LDAP on
         if props.get("adopted") and not props.get("delete_adopted"):
             return  # configured before jcqnap: left as found (jcqnap:deleteAdopted opts in)

@@ -16,7 +16,9 @@ from jcqnap.providers.base import UNKNOWN
 from jcqnap.providers.ldap_config import (
     LdapConfigProvider,
     default_verify_user,
+    nas_id,
     observed,
+    same_nas,
     status_of,
     wanted_settings,
 )
@@ -351,3 +353,14 @@ def test_provider_pickles_by_reference_in_a_fresh_process():
     load = "import dill, base64, sys; p = dill.loads(base64.b64decode(sys.stdin.read())); print(type(p).__module__)"
     out = subprocess.run([sys.executable, "-c", load], input=blob, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "jcqnap.providers.ldap_config"
+
+
+def test_nas_ids_carry_an_integer_port_and_older_float_ids_still_match() -> None:
+    """Pulumi passes numbers to a dynamic provider as floats; ids made before read `host:35555.0`."""
+    assert nas_id("10.0.0.5", 35555.0) == "10.0.0.5:35555"
+    assert nas_id("10.0.0.5", None) == "10.0.0.5:22"
+    assert same_nas("10.0.0.5:35555.0", "10.0.0.5:35555")
+    assert same_nas("10.0.0.5:35555", "10.0.0.5:35555")
+    assert not same_nas("10.0.0.5:35556.0", "10.0.0.5:35555")
+    assert not same_nas("10.0.0.6:35555", "10.0.0.5:35555")
+    assert not same_nas("weird-id", "10.0.0.5:35555")
