@@ -79,6 +79,9 @@ class SambaDirectoryArgs:
     ldap_host: pulumi.Input[str] = DEFAULT_LDAP_HOST
     ldap_port: pulumi.Input[int] | None = None
     ldap_security: pulumi.Input[str] = "ldaps"
+    #: PEM of the CA that signs the LDAP server's certificate (None: the system's trust store). Used to
+    #: check an adopted service account's given password with one bind before anything is written.
+    ldap_ca_cert: pulumi.Input[str] | None = None
     #: Destroy also deletes objects that existed before jcqnap (adopted); by default they stay as found.
     delete_adopted: bool = False
     top_level_aliases: bool = False
@@ -124,6 +127,14 @@ def _child(
     return pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=list(depends_on) or None)
 
 
+def ldap_check_target(host: str, port: int | None, security: str, ca_cert: str | None) -> dict[str, str | None] | None:
+    """Where `BindUser` checks an adopted account's password: over TLS only (plain ldap: not at all)."""
+    if security not in ("ldaps", "starttls"):
+        return None
+    scheme, default_port = ("ldaps", 636) if security == "ldaps" else ("ldap", 389)
+    return {"uri": f"{scheme}://{host}:{int(port or default_port)}", "ca_cert": ca_cert}
+
+
 class SambaDirectory(pulumi.ComponentResource):
     """A JumpCloud org's Samba directory: service account, workgroup and Samba groups.
 
@@ -159,6 +170,8 @@ class SambaDirectory(pulumi.ComponentResource):
             f"{name}-samba-service-account", username=b.username, email=b.email, firstname=b.firstname,
             lastname=b.lastname, password=b.password, rotate_password=b.rotate_password, delete_adopted=drop,
             opts=_child(self, "samba-service-account", old), connection=conn,
+            ldap_check=pulumi.Output.all(args.ldap_host, args.ldap_port, args.ldap_security,
+                                         args.ldap_ca_cert).apply(lambda a: ldap_check_target(*a)),
         )
         self.domain: SambaDomain = SambaDomain(
             f"{name}-workgroup", workgroup=args.workgroup, sid=args.domain_sid, delete_adopted=drop,

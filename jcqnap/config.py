@@ -84,6 +84,8 @@ class DirectorySpec:
     domain_sid: str | None
     groups: tuple[GroupSpec, ...]
     rotate_bind_password: bool = False
+    #: caCertFile (or the sandbox's CA): checks an adopted account's bindPassword by an LDAP bind
+    ca_cert_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,14 @@ def load_sandbox(path: str | None) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def _is_pem_file(path: str) -> bool:
+    """A cheap check for the directory role, whose program must not load cryptography (issue 16)."""
+    try:
+        return not v.has_control_chars(path) and "-----BEGIN CERTIFICATE-----" in Path(path).read_text()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+
+
 def _site_files(c: _Collector, ca: object, profile: Mapping[str, Any]) -> None:
     """caCertFile must hold a PEM certificate; qtsProfile must be a valid set of overrides."""
     if ca is not None:
@@ -376,6 +386,9 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
     if ldap_port is not None:
         c.check("ldapPort", ldap_port, v.port)
 
+    ca = raw.get("caCertFile")
+    if ca is None and sandbox is not None:
+        ca = sandbox["ldap"]["ca_cert"]
     directory = None
     if role in ("directory", "all-in-one"):
         bind_user = _bind_user(c, raw.get("bindUser"))
@@ -388,8 +401,12 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
         if not groups and raw.get("groups") is None:
             c.add("groups", "is required: at least one Samba group {name, linuxName, gid, members}")
         rotate = _flag(c, "rotateBindPassword", raw.get("rotateBindPassword", False))
+        if role == "directory" and ca is not None and not _is_pem_file(str(ca)):
+            c.add("caCertFile", f"file {ca!r} is not a readable PEM certificate; point it at the PEM of the CA "
+                  "that signed the LDAP server (the directory uses it to check an adopted bindPassword)")
         if bind_user and isinstance(wg, str):
-            directory = DirectorySpec(bind_user, wg.upper(), sid, groups, rotate)
+            directory = DirectorySpec(bind_user, wg.upper(), sid, groups, rotate,
+                                      None if ca is None else str(ca))
 
     site = None
     if role in ("site", "all-in-one"):
@@ -406,9 +423,6 @@ def parse(raw: Mapping[str, Any], sandbox: dict[str, Any] | None = None,
         if not isinstance(force, bool):
             c.add("forceQtsProfile", f"must be true or false, got {force!r}")
             force = False
-        ca = raw.get("caCertFile")
-        if ca is None and sandbox is not None:
-            ca = sandbox["ldap"]["ca_cert"]
         _site_files(c, ca, profile)
         verify_group = raw.get("verifyGroup")
         if verify_group is not None:

@@ -81,9 +81,12 @@ class LdapCheckError(JcqnapError):
 
 
 def connect(
-    uri: str, bind_dn: str, password: str, ca_cert: str | None = None, timeout: float = 10.0
+    uri: str, bind_dn: str, password: str, ca_cert: str | None = None, timeout: float = 10.0,
+    ca_data: str | None = None,
 ) -> tuple[Connection, str]:
-    """Open, secure and bind a connection. Returns it with the TLS mode used."""
+    """Open, secure and bind a connection. Returns it with the TLS mode used.
+
+    The CA is a file (`ca_cert`), PEM text (`ca_data`), or neither: the system's trust store."""
     parts = urlsplit(uri)
     if parts.scheme not in ("ldaps", "ldap") or not parts.hostname:
         raise LdapCheckError(f"LDAP URI {uri!r} must be ldaps://host[:port] or ldap://host[:port] (StartTLS)")
@@ -92,6 +95,7 @@ def connect(
         validate=ssl.CERT_REQUIRED,
         version=ssl.PROTOCOL_TLS_CLIENT,
         ca_certs_file=ca_cert,
+        ca_certs_data=ca_data,
         valid_names=[parts.hostname],
     )
     server = Server(
@@ -177,10 +181,11 @@ def check_directory(
         conn.unbind()
 
 
-def can_bind(uri: str, bind_dn: str, password: str, ca_cert: str | None = None, timeout: float = 10.0) -> bool:
+def can_bind(uri: str, bind_dn: str, password: str, ca_cert: str | None = None, timeout: float = 10.0,
+             ca_data: str | None = None) -> bool:
     """True when `bind_dn` can bind with `password` over TLS; False on invalid credentials."""
     try:
-        conn, _ = connect(uri, bind_dn, password, ca_cert, timeout)
+        conn, _ = connect(uri, bind_dn, password, ca_cert, timeout, ca_data)
     except LdapCheckError as exc:
         if "invalid credentials" in str(exc):
             return False

@@ -55,6 +55,7 @@ def build_directory(spec: DirectorySpec, cfg: StackConfig, bind_password: pulumi
             ldap_host=cfg.ldap_host,
             ldap_port=cfg.ldap_port,
             ldap_security=cfg.ldap_security,
+            ldap_ca_cert=Path(spec.ca_cert_file).read_text() if spec.ca_cert_file else None,
             delete_adopted=cfg.delete_adopted,
             top_level_aliases=True,
         ),

@@ -48,6 +48,9 @@ class BindUserInputs(TypedDict, total=False):
     password: str | None  # secret; generated when omitted
     rotate_password: bool  # adoption: write a new password (the given one, or a generated one)
     delete_adopted: bool  # delete an adopted account on destroy
+    #: where an adopted account's given password is checked by an LDAP bind: {"uri", "ca_cert" (PEM or
+    #: None: the system's CAs)}. Not diffed: it changes nothing in JumpCloud.
+    ldap_check: dict[str, str | None] | None
 
 
 class BindUserOutputs(BindUserInputs, total=False):
@@ -120,7 +123,7 @@ class BindUserProvider(JumpCloudProvider):
         if password is not None and not is_unknown(password):
             if not isinstance(password, str) or len(password) < 8:
                 failures.append(failure("password", "use at least 8 characters, or omit it to generate one"))
-        for name in ("firstname", "lastname", CONNECTION):
+        for name in ("firstname", "lastname", CONNECTION, "ldap_check"):
             if news.get(name) is None:
                 inputs.pop(name, None)
         inputs.update(FLAGS)
@@ -179,6 +182,11 @@ class BindUserProvider(JumpCloudProvider):
                 "bindPassword`, or opt in to a new one with `pulumi config set rotateBindPassword true` "
                 "(every NAS then needs its site's next up); nothing was changed"
             )
+        if not rotate and user.get("ldap_binding_user"):
+            unverified = check_given_password(props.get("ldap_check"), str(user.get("username") or username),
+                                              jc.org_id(), str(given))
+        else:
+            unverified = "" if rotate else "not checked: the account was not an LDAP Bind DN yet"
         password = (given or generate_password()) if rotate else str(given)
         wanted = self._body(props, None)
         changed = sorted(k for k, want in wanted.items() if k != "username" and _differs(k, user.get(k), want))
@@ -189,6 +197,8 @@ class BindUserProvider(JumpCloudProvider):
         if body:
             user = jc.update_user(object_id(user), body)
         note = "adopted, unchanged" if not changed else "adopted; changed: " + ", ".join(changed)
+        if unverified:
+            note += f" (bindPassword {unverified})"
         return user, password, note
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -271,6 +281,34 @@ class BindUserProvider(JumpCloudProvider):
         return outs
 
 
+def check_given_password(where: Any, username: str, org_id: str, password: str) -> str:
+    """Bind as the adopted account with the password the stack gives, before anything is written.
+
+    Every NAS configured by hand binds with the account's current password, so a wrong one in the
+    stack would reach them all at their sites' next `up`; it is refused here instead, in one line.
+    Returns "" when the bind worked, or why it could not be tried (no TLS endpoint given, or the
+    directory not reachable from here, e.g. a runner without egress to port 636), which adoption's
+    note then says: that is no reason to stop, as the sites' own verification still catches it.
+    """
+    if not isinstance(where, dict) or not where.get("uri"):
+        return "not checked: no LDAP endpoint to bind to"
+    uri = str(where["uri"])
+    from jcqnap.ldapcheck import LdapCheckError, can_bind  # ldap3: only when adopting
+
+    try:
+        ok = can_bind(uri, bind_dn(username, org_id), password, ca_data=where.get("ca_cert") or None)
+    except LdapCheckError as exc:
+        return f"not checked: {exc}"
+    if not ok:
+        raise JcqnapError(
+            f"jcqnap:bindPassword does not bind as the existing service account {username!r} at {uri} "
+            "(invalid credentials); set the password every NAS binds with today (`pulumi config set --secret "
+            "bindPassword`), or opt in to a new one with `pulumi config set rotateBindPassword true`; "
+            "nothing was changed"
+        )
+    return ""
+
+
 def _differs(key: str, current: Any, wanted: Any) -> bool:
     if key in FLAGS:
         return bool(current) != bool(wanted)
@@ -320,7 +358,10 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
         delete_adopted: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         connection: JumpCloudConnection | None = None,
+        ldap_check: pulumi.Input[dict[str, str | None] | None] = None,
     ) -> None:
+        """`ldap_check`: `{"uri": "ldaps://host:port" (or ldap:// for StartTLS), "ca_cert": PEM or None}`,
+        where an adopted account's given password is checked by a bind before anything is written."""
         props: dict[str, Any] = {
             "username": username,
             "email": email,
@@ -329,6 +370,7 @@ class BindUser(Resource, module="jumpcloud", name="BindUser"):
             "password": pulumi.Output.secret(password) if password is not None else None,
             "rotate_password": rotate_password,
             "delete_adopted": delete_adopted,
+            "ldap_check": ldap_check,
             "adopted": None,
             "adoption": None,
             "org_id": None,

@@ -115,3 +115,24 @@ def test_verify_names_members_without_a_samba_hash_until_their_password_changes(
         jc.update_user(d["alice_id"], {"password": "Alice-Changed-Pw1!"})  # what the fix asks for
     checks = verify.check_ldap(outs, d["ca_cert"])
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+
+
+@pytest.mark.parametrize("uri_key", ["uri", "starttls_uri"])
+def test_adopted_bind_password_is_checked_by_one_bind(directory: dict[str, Any], uri_key: str) -> None:
+    """BindUser's adoption check: the CA given as PEM text, as the directory stack passes it."""
+    from jcqnap.errors import JcqnapError
+    from jcqnap.providers.bind_user import check_given_password
+
+    d = directory
+    where = {"uri": d[uri_key], "ca_cert": open(d["ca_cert"]).read()}
+    org = d["base_dn"].split(",")[0].removeprefix("o=")
+    assert check_given_password(where, "svc-samba", org, SVC_PASSWORD) == ""
+    with pytest.raises(JcqnapError) as refused:
+        check_given_password(where, "svc-samba", org, "Not-The-Password-1")
+    line = str(refused.value)
+    assert line.startswith("jcqnap:bindPassword does not bind") and "nothing was changed" in line
+    assert "\n" not in line and "Not-The-Password-1" not in line
+    # Not reachable (a closed port) or no endpoint: adoption goes on, and its note says why.
+    closed = {"uri": "ldaps://127.0.0.1:9", "ca_cert": where["ca_cert"]}
+    assert check_given_password(closed, "svc-samba", org, SVC_PASSWORD).startswith("not checked: LDAP ldaps")
+    assert check_given_password(None, "svc-samba", org, SVC_PASSWORD) == "not checked: no LDAP endpoint to bind to"
