@@ -216,9 +216,14 @@ class BindUserProvider(JumpCloudProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         password = news.get("password") or olds.get("password")
         rotate = bool(news.get("password")) and news.get("password") != olds.get("password")
-        body = self._body(news, password if rotate else None)
+        # Only what differs from JumpCloud as last read (the fields the diff named): a change of a
+        # local flag such as delete_adopted writes nothing, and a rename is refused in `check`.
+        wanted = self._body(news, None)
+        body = {k: want for k, want in wanted.items() if k != "username" and _differs(k, olds.get(k), want)}
+        if rotate:
+            body["password"] = password
         with client([password or ""], news.get(CONNECTION)) as jc:
-            user = jc.update_user(id_, body)
+            user = jc.update_user(id_, body) if body else jc.get_user(id_)
             org_id = olds.get("org_id") or jc.org_id()
         outs = self._outputs(user, org_id, password, password_is_input=bool(news.get("password")))
         outs.update({k: bool(news.get(k)) for k in LOCAL})
