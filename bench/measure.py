@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -122,18 +123,20 @@ def plot(points: dict[str, list[tuple[int, float]]], path: Path, title: str) -> 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for label, series in points.items():
+    for i, (label, series) in enumerate(points.items()):
         xs, ys = zip(*sorted(series), strict=True)
         ax.plot(xs, ys, marker="o", label=label)
-        for x, y in zip(xs, ys, strict=True):
-            ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        for x, y in zip(xs, ys, strict=True):  # the first series' values above its points, the others' below
+            ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 6 if i == 0 else -13),
+                        ha="center", fontsize=8)
     ax.set_xscale("log")
     ticks = sorted({x for series in points.values() for x, _ in series})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("managed groups in the stack, log scale (20 members per group at 50 and 500, 5 at 20 and 200)")
+    ax.set_xlabel("managed groups in the stack, log scale\n(20 members per group at 50 and 500, 5 at 20 and 200)",
+                  fontsize=9)
     ax.set_ylabel("`pulumi preview --refresh` wall time (s)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend()
