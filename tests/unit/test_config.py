@@ -248,3 +248,15 @@ def test_good_secrets_pass() -> None:
     secrets = {"nasCredentials": json.dumps({"site-a": {"password": SECRET}}), "bindPassword": SECRET,
                "jumpcloudApiKey": "a" * 40}
     assert parse(good(), secret=secrets.get).site is not None
+
+
+def test_a_directory_stack_takes_a_ca_file_to_check_an_adopted_bind_password(tmp_path) -> None:
+    """Without cryptography (the directory program must not load it): a readable PEM file or a named error."""
+    directory = {k: v for k, v in good(role="directory").items() if k != "nas"}
+    assert parse(directory).directory.ca_cert_file is None  # type: ignore[union-attr]
+    pem = tmp_path / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert parse({**directory, "caCertFile": str(pem)}).directory.ca_cert_file == str(pem)  # type: ignore[union-attr]
+    for bad in ("/etc/hostname", str(tmp_path / "missing.pem")):
+        with pytest.raises(ConfigError, match=r"jcqnap:caCertFile: file .* is not a readable PEM certificate"):
+            parse({**directory, "caCertFile": bad})
