@@ -131,8 +131,10 @@ def ldap_check_target(host: str, port: int | None, security: str, ca_cert: str |
     """Where `BindUser` checks an adopted account's password: over TLS only (plain ldap: not at all)."""
     if security not in ("ldaps", "starttls"):
         return None
-    scheme, default_port = ("ldaps", 636) if security == "ldaps" else ("ldap", 389)
-    return {"uri": f"{scheme}://{host}:{int(port or default_port)}", "ca_cert": ca_cert}
+    from jcqnap.providers.ldap_config_inputs import DEFAULT_PORTS
+    from jcqnap.qnap.profile import ldap_uri
+
+    return {"uri": ldap_uri(security, host, int(port or DEFAULT_PORTS[security])), "ca_cert": ca_cert}
 
 
 class SambaDirectory(pulumi.ComponentResource):
