@@ -314,21 +314,23 @@ def load_sandbox(path: str | None) -> dict[str, Any] | None:
     return dict(doc)
 
 
+def _read_text(path: str) -> str | None:
+    """The file's text, or None when the path is odd or the file is not readable text."""
+    try:
+        return Path(path).read_text() if not v.has_control_chars(path) else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
 def _is_pem_file(path: str) -> bool:
     """A cheap check for the directory role, whose program must not load cryptography (issue 16)."""
-    try:
-        return not v.has_control_chars(path) and "-----BEGIN CERTIFICATE-----" in Path(path).read_text()
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
+    return "-----BEGIN CERTIFICATE-----" in (_read_text(path) or "")
 
 
 def _site_files(c: _Collector, ca: object, profile: Mapping[str, Any]) -> None:
     """caCertFile must hold a PEM certificate; qtsProfile must be a valid set of overrides."""
     if ca is not None:
-        try:
-            pem = Path(str(ca)).read_text() if not v.has_control_chars(str(ca)) else None
-        except (OSError, UnicodeDecodeError, ValueError):
-            pem = None
+        pem = _read_text(str(ca))
         fix = "point it at the PEM of the CA that signed the LDAP server"
         if pem is None:
             c.add("caCertFile", f"file {ca!r} not found or not readable text; {fix}")
