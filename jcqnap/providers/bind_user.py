@@ -148,6 +148,7 @@ class BindUserProvider(JumpCloudProvider):
         username = str(props["username"])
         with client([given or ""], props.get(CONNECTION)) as jc:
             existing = jc.find_user(username)
+            org_id = jc.org_id()
             if existing is None:
                 password = given or generate_password()
                 created = jc.create_user(self._body(props, password))
@@ -157,15 +158,14 @@ class BindUserProvider(JumpCloudProvider):
                     user = jc.update_user(object_id(user), self._body(props, password))
                 adopted = False
             else:
-                user, password, note = self._adopt(jc, existing, props, given)
+                user, password, note = self._adopt(jc, existing, org_id, props, given)
                 adopted = True
-            org_id = jc.org_id()
         outs = self._outputs(user, org_id, password, password_is_input=bool(given))
         outs.update({k: bool(props.get(k)) for k in LOCAL}, adopted=adopted, adoption=note)
         return CreateResult(object_id(user), keep_connection(outs, props))
 
     def _adopt(
-        self, jc: Any, user: dict[str, Any], props: dict[str, Any], given: str | None
+        self, jc: Any, user: dict[str, Any], org_id: str, props: dict[str, Any], given: str | None
     ) -> tuple[dict[str, Any], str, str]:
         """Take over an existing account: check before any write, then write only what differs."""
         username = str(props["username"])
@@ -184,13 +184,12 @@ class BindUserProvider(JumpCloudProvider):
             )
         if not rotate and user.get("ldap_binding_user"):
             unverified = check_given_password(props.get("ldap_check"), str(user.get("username") or username),
-                                              jc.org_id(), str(given))
+                                              org_id, str(given))
         else:
             unverified = "" if rotate else "not checked: the account was not an LDAP Bind DN yet"
         password = (given or generate_password()) if rotate else str(given)
-        wanted = self._body(props, None)
-        changed = sorted(k for k, want in wanted.items() if k != "username" and _differs(k, user.get(k), want))
-        body = {k: wanted[k] for k in changed}
+        body = self._differing(user, props)
+        changed = sorted(body)
         if rotate:
             body["password"] = password
             changed.append("password (rotateBindPassword)")
@@ -217,9 +216,8 @@ class BindUserProvider(JumpCloudProvider):
         password = news.get("password") or olds.get("password")
         rotate = bool(news.get("password")) and news.get("password") != olds.get("password")
         # Only what differs from JumpCloud as last read (the fields the diff named): a change of a
-        # local flag such as delete_adopted writes nothing, and a rename is refused in `check`.
-        wanted = self._body(news, None)
-        body = {k: want for k, want in wanted.items() if k != "username" and _differs(k, olds.get(k), want)}
+        # local flag such as delete_adopted writes nothing.
+        body = self._differing(olds, news)
         if rotate:
             body["password"] = password
         with client([password or ""], news.get(CONNECTION)) as jc:
@@ -250,6 +248,13 @@ class BindUserProvider(JumpCloudProvider):
         if password:
             body["password"] = password
         return body
+
+    @classmethod
+    def _differing(cls, current: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+        """The fields of `props`' body (no password) whose value differs from `current`. The username
+        is never among them: a rename is refused in `check`, an adopted account is found by it."""
+        wanted = cls._body(props, None)
+        return {k: want for k, want in wanted.items() if k != "username" and _differs(k, current.get(k), want)}
 
     @staticmethod
     def _inputs(outs: dict[str, Any]) -> dict[str, Any]:
