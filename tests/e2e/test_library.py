@@ -22,7 +22,7 @@ import requests
 import yaml
 
 from jcqnap import demo
-from tests.e2e.aio import Emulator
+from tests.e2e.aio import Emulator, base_config
 from tests.e2e.harness import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -106,15 +106,7 @@ def test_stack_from_before_the_components_upgrades_with_no_change(
     shutil.copy(LEGACY, main)
     stack_file = p.dir / "stacks" / f"Pulumi.{p.stack}.yaml"
     stack_file.write_text(yaml.safe_dump({"config": {
-        "jcqnap:role": "all-in-one",
-        "jcqnap:sandbox": str(Path(sandbox["state_dir"]) / "sandbox.json"),
-        "jcqnap:bindUser": {"username": "samba-bind", "email": "samba-bind@example.com"},
-        "jcqnap:workgroup": "JCQNAP",
-        "jcqnap:groups": [
-            {"name": "NAS Users", "linuxName": "nas-users", "gid": 5101, "members": ["alice", "carol"]},
-            {"name": "NAS Admins", "linuxName": "nas-admins", "gid": 5102, "members": ["carol"]},
-        ],
-        "jcqnap:nas": [{"name": "site-b", "sandbox": "site-b"}],
+        **base_config(sandbox), "jcqnap:nas": [{"name": "site-b", "sandbox": "site-b"}],
     }}))
     try:
         p.up().check()
